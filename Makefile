@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+ and the package
+# registries): `make serve` and `make test`. Both create .venv, install the pinned
+# dependencies and provision the pose model first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAMPLE ?= ../shared/data/group_dance.mp4
+
+.PHONY: setup model serve test bench lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock requirements-test.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# --no-deps: the lock files are complete; this keeps mediapipe's GUI OpenCV out.
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock -r requirements-test.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+model: setup
+	$(PY) -m posecore model
+
+serve: model
+	$(PY) -m posecore analyze $(SAMPLE)
+
+test: model
+	$(PY) -m pytest
+
+bench: model
+	$(PY) benchmarks/single_process.py
+
+# Regenerate requirements.lock from a venv where pyproject's deps were installed.
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(opencv-contrib-python|pytest|iniconfig|pluggy|httpx|httpcore|pygments|py-spy)==' > requirements.lock.new
+	@echo "review requirements.lock.new, keep the header note, then move it over requirements.lock"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

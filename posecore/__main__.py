@@ -1,0 +1,89 @@
+"""Command line: ``python -m posecore analyze VIDEO`` and ``python -m posecore model``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from posecore.errors import PoseCoreError
+from posecore.options import AnalysisOptions
+from posecore.smoothing import Smoothing
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m posecore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("model", help="provision the pose model if needed and print its path")
+    analyze = commands.add_parser("analyze", help="analyse a dance video, print the result JSON")
+    analyze.add_argument("video", type=Path)
+    analyze.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
+    analyze.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
+    analyze.add_argument("--max-people", type=int, default=1, metavar="N", help="people to track, 1-6")
+    analyze.add_argument("--landmarks", action="store_true", help="include per-frame landmarks")
+    analyze.add_argument("--poses", type=Path, metavar="FILE", help="JSON/YAML pose definitions to add")
+    analyze.add_argument("--min-pose-duration", type=float, default=0.2, metavar="S")
+    analyze.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
+    return parser
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or (done % 5 and done != total):
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    from posecore.analysis import analyze_video
+    from posecore.pose_library import PoseLibrary
+
+    options = AnalysisOptions(
+        sample_fps=args.sample_fps,
+        max_people=args.max_people,
+        include_landmarks=args.landmarks,
+        min_pose_duration_s=args.min_pose_duration,
+        smoothing=Smoothing(enabled=not args.no_smoothing),
+    )
+    library = PoseLibrary.load(args.poses) if args.poses else PoseLibrary.default()
+    if not args.video.is_file():
+        raise PoseCoreError(f"no such file: {args.video}")
+    result = analyze_video(args.video, options, library=library, progress=_ProgressBar())
+    text = json.dumps(result, indent=None if args.landmarks else 2)
+    if args.json:
+        args.json.write_text(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "model":
+            from posecore.model_bundle import resolve_model_path
+
+            print(resolve_model_path())
+        else:
+            _analyze(args)
+    except PoseCoreError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. an unwritable --json path
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Joint angles and body measures over a track, vectorised over frames.
+
+Every measure is declared once in ``ANGLES`` (which landmarks, image or world space,
+unit, meaning) and computed from that declaration, so the pose table, the GET /poses
+endpoint and the maths cannot drift apart.
+
+Which space, and why:
+
+* **world (3D, metres)** for joint flexion (elbow, knee, shoulder, hip, leg spread):
+  an inner angle measured in 3D does not shrink when a limb points at the camera,
+  whereas its 2D projection does (foreshortening). Also for anything about
+  forward/backward (arm_forward, leg_forward): only world z has depth. And for
+  ankle_lift: in the image a foot placed further from the camera looks higher.
+* **image (2D, pixels)** for directions relative to gravity (arm/thigh elevation,
+  torso lean) and for hand-to-hip contact: the image x/y are MediaPipe's most
+  accurate outputs, while world coordinates come from a depth guess that is noisy.
+  Image coordinates are scaled to pixels with width/height first, so a 45 degree arm
+  stays 45 degrees in a 16:9 frame.
+
+Conventions: world x = image right, y = down, z = away from the camera. "left" is the
+dancer's left. Angles are in degrees; the ``%`` measures are percentages of a body
+length, so a pose tolerance of 10 means 10 degrees or 10 percentage points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LANDMARK_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
+LEGS = (L_HIP, L_KNEE, L_ANKLE, R_HIP, R_KNEE, R_ANKLE)
+
+_UP_WORLD = np.array([0.0, -1.0, 0.0])  # world y points down
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(v, axis=-1)
+
+
+def _between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Angle between two vectors (..., k), degrees; NaN if either has zero length."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(u * v, axis=-1) / (_norm(u) * _norm(v))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _inner(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Angle at joint b between b->a and b->c (180 = straight)."""
+    return _between(a - b, c - b)
+
+
+def _elevation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Image direction a->b against straight down: 0 down, 90 horizontal, 180 up."""
+    return _between(b - a, np.array([0.0, 1.0]))
+
+
+def _forward(left: np.ndarray, right: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How much a->b points along the dancer's horizontal forward: +90 ahead, -90 behind.
+
+    Forward comes from the body (left-right axis x up), not from the camera, so it
+    works whichever way the dancer faces.
+    """
+    forward = np.cross(left - right, _UP_WORLD)
+    return 90.0 - _between(b - a, forward)
+
+
+def _lean(ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray) -> np.ndarray:
+    """Signed torso tilt from vertical in the image; + = towards the dancer's left."""
+    torso = (ls + rs) / 2 - (lh + rh) / 2
+    # Which image direction is the dancer's left flips when they face away.
+    left_sign = np.where((ls[:, 0] + lh[:, 0]) >= (rs[:, 0] + rh[:, 0]), 1.0, -1.0)
+    return np.degrees(np.arctan2(torso[:, 0] * left_sign, -torso[:, 1]))
+
+
+def _wrist_hip(
+    wrist: np.ndarray, hip: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray
+) -> np.ndarray:
+    """Wrist-to-hip distance in % of torso length (shoulder mid to hip mid)."""
+    torso = _norm((ls + rs) / 2 - (lh + rh) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * _norm(wrist - hip) / torso
+
+
+def _ankle_lift(side: str) -> Callable[..., np.ndarray]:
+    """Height of this ankle above the other, in % of leg length (world y)."""
+
+    def lift(*legs: np.ndarray) -> np.ndarray:
+        lh, lk, la, rh, rk, ra = legs  # in LEGS order
+        leg = (_norm(lh - lk) + _norm(lk - la) + _norm(rh - rk) + _norm(rk - ra)) / 2
+        this, other = (la, ra) if side == "left" else (ra, la)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * (other[:, 1] - this[:, 1]) / leg
+
+    return lift
+
+
+@dataclass(frozen=True)
+class AngleDef:
+    """One measure: computed by ``compute`` from ``landmarks`` (in that order) in ``space``."""
+
+    space: str  # "image" (pixels) or "world" (metres)
+    landmarks: tuple[int, ...]
+    unit: str
+    description: str
+    compute: Callable[..., np.ndarray]
+
+    def to_dict(self) -> dict:
+        """JSON form for the API: which landmarks, which space, which unit."""
+        return {
+            "space": self.space,
+            "landmarks": [LANDMARK_NAMES[i] for i in dict.fromkeys(self.landmarks)],
+            "unit": self.unit,
+            "description": self.description,
+        }
+
+
+def _definitions() -> dict[str, AngleDef]:
+    defs: dict[str, AngleDef] = {}
+    for side, s in (("left", 0), ("right", 1)):
+        sh, el, wr = L_SHOULDER + s, L_ELBOW + s, L_WRIST + s
+        hip, knee, ank = L_HIP + s, L_KNEE + s, L_ANKLE + s
+        defs[f"elbow_{side}"] = AngleDef(
+            "world", (sh, el, wr), "deg", "Elbow flexion: 180 = straight arm.", _inner
+        )
+        defs[f"shoulder_{side}"] = AngleDef(
+            "world", (el, sh, hip), "deg",
+            "Upper arm vs torso: 0 = arm at the side, 90 = raised to shoulder height.", _inner,
+        )  # fmt: skip
+        defs[f"knee_{side}"] = AngleDef(
+            "world", (hip, knee, ank), "deg", "Knee flexion: 180 = straight leg.", _inner
+        )
+        defs[f"hip_{side}"] = AngleDef(
+            "world", (sh, hip, knee), "deg",
+            "Torso vs thigh: 180 = standing straight, 90 = thigh at right angle to torso.", _inner,
+        )  # fmt: skip
+        defs[f"arm_elevation_{side}"] = AngleDef(
+            "image", (sh, wr), "deg",
+            "Shoulder-to-wrist direction vs vertical: 0 = down, 90 = horizontal, 180 = up.",
+            _elevation,
+        )  # fmt: skip
+        defs[f"thigh_elevation_{side}"] = AngleDef(
+            "image", (hip, knee), "deg",
+            "Hip-to-knee direction vs vertical: 0 = down, 90 = horizontal.", _elevation,
+        )  # fmt: skip
+        defs[f"arm_forward_{side}"] = AngleDef(
+            "world", (L_SHOULDER, R_SHOULDER, sh, wr), "deg",
+            "Shoulder-to-wrist vs the dancer's horizontal forward: 90 = straight ahead, "
+            "0 = sideways/up/down, -90 = straight behind.", _forward,
+        )  # fmt: skip
+        defs[f"leg_forward_{side}"] = AngleDef(
+            "world", (L_HIP, R_HIP, hip, ank), "deg",
+            "Hip-to-ankle vs the dancer's horizontal forward: 90 = straight ahead, "
+            "0 = straight down, -90 = straight behind.", _forward,
+        )  # fmt: skip
+        defs[f"wrist_hip_{side}"] = AngleDef(
+            "image", (wr, hip, *TORSO), "%",
+            "Wrist-to-hip distance in % of torso length (hands on hips: small).", _wrist_hip,
+        )  # fmt: skip
+        defs[f"ankle_lift_{side}"] = AngleDef(
+            "world", LEGS, "%",
+            f"Height of the {side} ankle above the other, in % of leg length.", _ankle_lift(side),
+        )  # fmt: skip
+    defs["torso_lean"] = AngleDef(
+        "image", TORSO, "deg",
+        "Torso (hip mid to shoulder mid) tilt from vertical: + = towards the dancer's left.",
+        _lean,
+    )  # fmt: skip
+    defs["leg_spread"] = AngleDef(
+        "world", (L_HIP, L_KNEE, R_HIP, R_KNEE), "deg",
+        "Angle between the two thighs: 0 = together.",
+        lambda lh, lk, rh, rk: _between(lk - lh, rk - rh),
+    )  # fmt: skip
+    return dict(sorted(defs.items()))
+
+
+ANGLES: dict[str, AngleDef] = _definitions()
+
+
+def joint_angles(
+    landmarks: np.ndarray, world: np.ndarray, width: int, height: int
+) -> dict[str, np.ndarray]:
+    """Every measure in ``ANGLES`` for each frame: name -> (n,) float64.
+
+    ``landmarks`` (n, 33, 4) image landmarks, ``world`` (n, 33, 3) world landmarks,
+    ``width``/``height`` the upright frame size in pixels. Degenerate geometry
+    (e.g. two points on top of each other) gives NaN, which matches no pose.
+    """
+    points = {
+        "image": np.asarray(landmarks, dtype=np.float64)[..., :2] * [float(width), float(height)],
+        "world": np.asarray(world, dtype=np.float64),
+    }
+    return {
+        name: d.compute(*(points[d.space][:, i] for i in d.landmarks)) for name, d in ANGLES.items()
+    }
+
+
+def joint_confidences(landmarks: np.ndarray) -> dict[str, np.ndarray]:
+    """Per measure and frame, the lowest visibility of the landmarks it uses (0..1).
+
+    MediaPipe gives visibility only for image landmarks; world landmarks are the same
+    body points, so the same visibility applies.
+    """
+    visibility = np.asarray(landmarks, dtype=np.float64)[..., 3]
+    return {name: visibility[:, list(d.landmarks)].min(axis=1) for name, d in ANGLES.items()}

@@ -1,0 +1,83 @@
+"""MediaPipe Tasks PoseLandmarker behind a small numpy interface.
+
+One instance uses one core and must see strictly increasing timestamps (VIDEO
+mode tracks each person's region of interest from the previous frame), so each
+video segment gets its own instance. Parallelism comes from running several.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mediapipe as mp
+import numpy as np
+from mediapipe.tasks.python import BaseOptions
+from mediapipe.tasks.python.vision import (
+    PoseLandmarker,
+    PoseLandmarkerOptions,
+    RunningMode,
+)
+
+from posecore.errors import ModelError
+from posecore.tracks import NUM_LANDMARKS
+
+MAX_PEOPLE = 6
+
+
+@dataclass
+class FrameDetections:
+    """The people MediaPipe found in one frame, in MediaPipe's (untrusted) order."""
+
+    index: int
+    t_s: float
+    landmarks: np.ndarray  # (k, 33, 4) float32: x, y, z, visibility
+    world: np.ndarray  # (k, 33, 3) float32: metres, hip-centred
+
+    @property
+    def people(self) -> int:
+        return int(self.landmarks.shape[0])
+
+
+class PoseModel:
+    """A PoseLandmarker in VIDEO mode that returns landmark arrays."""
+
+    def __init__(self, model_path: str | Path, *, max_people: int = 1) -> None:
+        options = PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=RunningMode.VIDEO,
+            num_poses=max_people,
+        )
+        try:
+            self._landmarker = PoseLandmarker.create_from_options(options)
+        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ text
+            raise ModelError(f"cannot load pose model {model_path}: {exc}") from exc
+        self.model_path = Path(model_path)
+        self._last_ms = -1
+
+    def detect(self, image: np.ndarray, index: int, t_s: float) -> FrameDetections:
+        """Detect people on one upright RGB uint8 frame shown at ``t_s`` seconds."""
+        # VIDEO mode rejects non-increasing timestamps; frame times are strictly
+        # increasing, but two can round to the same millisecond above 1000 fps.
+        t_ms = max(int(round(t_s * 1000)), self._last_ms + 1)
+        self._last_ms = t_ms
+        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        result = self._landmarker.detect_for_video(frame, t_ms)
+        k = len(result.pose_landmarks)
+        landmarks = np.zeros((k, NUM_LANDMARKS, 4), dtype=np.float32)
+        world = np.zeros((k, NUM_LANDMARKS, 3), dtype=np.float32)
+        for p, (points, world_points) in enumerate(
+            zip(result.pose_landmarks, result.pose_world_landmarks)
+        ):
+            landmarks[p] = [(q.x, q.y, q.z, q.visibility or 0.0) for q in points]
+            world[p] = [(q.x, q.y, q.z) for q in world_points]
+        return FrameDetections(index=index, t_s=t_s, landmarks=landmarks, world=world)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> PoseModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,155 @@
+"""Per-frame labels -> pose segments for one dancer, and the per-pose summary.
+
+Decisions (what a dance coach reading the result would expect):
+
+* **Hysteresis**: a new label replaces the current one only once it has lasted
+  ``switch_s`` (at least 2 frames); shorter flickers are absorbed into the current
+  segment, so one misread frame never splits a held pose.
+* **Minimum duration**: segments shorter than ``min_pose_duration_s`` are *dropped*,
+  not merged into a neighbour: a pose passed through that briefly is a transition,
+  not a held pose, and merging would credit the neighbour with frames of a
+  different pose. If the segments on both sides of a dropped one have the same
+  label (and are close enough, see gaps), they become one segment.
+* **Gaps**: frames with no label (dancer not seen, or torso not visible) stay
+  unlabelled. An unseen stretch of up to ``max_gap_s`` is bridged; a longer one ends
+  the segment.
+* **Times**: a segment runs from its first frame's time to its last frame's time
+  plus one frame duration, so a single frame lasts one frame. ``frames`` counts the
+  seen frames in it.
+* **Confidence**: the mean per-frame score over the segment's frames, where a
+  frame that showed a different (absorbed) label counts 0.
+* **Share**: ``total_s`` over the *analysed* duration (frames analysed x frame
+  duration), the same denominator for every dancer and pose, so shares compare
+  across dancers and never exceed 1. Divide by ``coverage`` for the share of the
+  time a dancer was seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SWITCH_S = 0.1
+MAX_GAP_S = 0.25
+_EPS = 1e-9  # float slack when comparing durations built from frame times
+
+
+def make_segment(name: str, start_s: float, end_s: float, frames: int, confidence: float) -> dict:
+    """One segment in the result format (times and confidence rounded to 3 decimals)."""
+    start, end = round(float(start_s), 3), round(float(end_s), 3)
+    return {
+        "name": name,
+        "start_s": start,
+        "end_s": end,
+        "duration_s": round(end - start, 3),
+        "frames": int(frames),
+        "confidence": round(float(confidence), 3),
+    }
+
+
+def split_at_gaps(times_s: np.ndarray, frame_duration_s: float, max_gap_s: float = MAX_GAP_S) -> list[slice]:
+    """Slices of consecutive rows with no unseen stretch longer than ``max_gap_s`` between them."""
+    times = np.asarray(times_s, dtype=np.float64)
+    unseen = np.diff(times) - frame_duration_s
+    cuts = (np.flatnonzero(unseen > max_gap_s + _EPS) + 1).tolist()
+    bounds = [0, *cuts, len(times)] if len(times) else []
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def runs(values: Sequence) -> list[tuple[int, int]]:
+    """(start, stop) of each run of equal consecutive values."""
+    values = np.asarray(values, dtype=object)
+    if not len(values):
+        return []
+    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist()]
+    return list(zip(starts, [*starts[1:], len(values)]))
+
+
+def hysteresis(labels: Sequence, min_frames: int) -> list:
+    """Labels where runs shorter than ``min_frames`` take the label in force before them.
+
+    A short run at the very start takes the first long-enough label instead.
+    """
+    spans = runs(labels)
+    stable = [labels[a] for a, b in spans if b - a >= min_frames]
+    current = stable[0] if stable else labels[0]
+    out = []
+    for a, b in spans:
+        if b - a >= min_frames:
+            current = labels[a]
+        out.extend([current] * (b - a))
+    return out
+
+
+@dataclass
+class _Span:
+    name: str
+    first_s: float
+    last_s: float
+    frames: int
+    score_sum: float
+
+
+def label_segments(
+    times_s: np.ndarray,
+    labels: Sequence,
+    scores: np.ndarray,
+    *,
+    frame_duration_s: float,
+    min_pose_duration_s: float = 0.2,
+    switch_s: float = SWITCH_S,
+    max_gap_s: float = MAX_GAP_S,
+) -> list[dict]:
+    """Segments of one dancer's per-frame labels (``None`` = not seen), in time order."""
+    times = np.asarray(times_s, dtype=np.float64)
+    labels = np.asarray(labels, dtype=object)
+    scores = np.asarray(scores, dtype=np.float64)
+    seen = np.flatnonzero([label is not None for label in labels])
+    min_frames = max(2, round(switch_s / frame_duration_s))
+    spans: list[_Span] = []
+    for block in split_at_gaps(times[seen], frame_duration_s, max_gap_s):
+        rows = seen[block]
+        smoothed = hysteresis(labels[rows], min_frames)
+        for a, b in runs(smoothed):
+            r = rows[a:b]
+            own = labels[r] == smoothed[a]  # absorbed flicker frames score 0
+            spans.append(_Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum())))
+    merged: list[_Span] = []
+    for span in spans:
+        if span.last_s - span.first_s + frame_duration_s < min_pose_duration_s - _EPS:
+            continue
+        prev = merged[-1] if merged else None
+        gap = span.first_s - prev.last_s - frame_duration_s if prev else np.inf
+        if prev and prev.name == span.name and gap <= max_gap_s + _EPS:
+            prev.last_s = span.last_s
+            prev.frames += span.frames
+            prev.score_sum += span.score_sum
+        else:
+            merged.append(span)
+    return [
+        make_segment(s.name, s.first_s, s.last_s + frame_duration_s, s.frames, s.score_sum / s.frames)
+        for s in merged
+    ]
+
+
+def summarise(segments: Iterable[dict], analysed_s: float) -> dict[str, dict]:
+    """Per name: ``count`` of segments, ``total_s`` and ``share`` of the analysed duration.
+
+    Ordered by total time, longest first.
+    """
+    totals: dict[str, list] = {}
+    for seg in segments:
+        entry = totals.setdefault(seg["name"], [0, 0.0])
+        entry[0] += 1
+        entry[1] += seg["duration_s"]
+    ordered = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))
+    return {
+        name: {
+            "count": count,
+            "total_s": round(total, 3),
+            "share": round(total / analysed_s, 3) if analysed_s > 0 else 0.0,
+        }
+        for name, (count, total) in ordered
+    }

@@ -1,0 +1,1 @@
+"""Ray Serve application: the HTTP/handle ingress and the MediaPipe pose replicas."""

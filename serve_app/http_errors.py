@@ -1,0 +1,99 @@
+"""Every error as ``{"error": {"code", "message"}}`` with the right HTTP status.
+
+The analysis core raises typed errors with stable codes; this module is the one
+place that maps them to statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from posecore.errors import PoseCoreError
+
+logger = logging.getLogger("ray.serve")
+
+STATUS_BY_CODE = {
+    "malformed_request": 400,
+    "missing_video": 400,
+    "empty_upload": 400,
+    "upload_too_large": 413,
+    "video_too_long": 413,
+    "too_many_pixels": 413,
+    "not_a_video": 415,
+    "invalid_video": 415,
+    "invalid_options": 422,
+    "invalid_pose_library": 422,
+    "no_video_stream": 422,
+    "no_frames": 422,
+    "request_timeout": 408,
+    "overloaded": 503,
+    "model_unavailable": 503,
+    "worker_unavailable": 503,
+}
+# Errors FastAPI/Starlette raise themselves, by status.
+HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
+
+
+class ApiError(Exception):
+    """An error raised by the HTTP layer itself (not by the analysis core)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_response(code: str, message: str) -> JSONResponse:
+    """The JSON error body with its status (and ``Retry-After`` on 503)."""
+    status = STATUS_BY_CODE.get(code, 500)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception FastAPI can meet to a JSON error, never a traceback."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.code, exc.message)
+
+    @app.exception_handler(PoseCoreError)
+    async def _core_error(request: Request, exc: PoseCoreError) -> JSONResponse:
+        return error_response(exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        if any(_field(p) == "video" for p in problems):
+            return error_response("missing_video", 'send the video as multipart/form-data in the field "video"')
+        if any(p.get("type") == "model_attributes_type" or _field(p) is None for p in problems):
+            return error_response("malformed_request", "the request body could not be parsed")
+        return error_response("invalid_options", "; ".join(_describe(p) for p in problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return JSONResponse(
+            {"error": {"code": "internal_error", "message": "the server failed to analyse this request"}},
+            status_code=500,
+        )
+
+
+def _field(problem: dict) -> str | None:
+    loc = [part for part in problem.get("loc", ()) if part not in ("body", "query")]
+    return str(loc[0]) if loc else None
+
+
+def _describe(problem: dict) -> str:
+    return f"{_field(problem)}: {problem.get('msg', 'invalid value')}"

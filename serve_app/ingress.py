@@ -1,0 +1,214 @@
+"""DanceAnalyzer: the HTTP and Python-handle ingress.
+
+For each video: validate the upload, probe its metadata, plan segments, fan them
+out to PoseWorker replicas, stitch what comes back and aggregate it with posecore.
+"""
+
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+import ray
+from fastapi import FastAPI, Form, Query, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+from ray.serve.handle import DeploymentHandle
+
+from posecore.errors import EmptyVideo, InvalidOptions
+from posecore.landmarker import FrameDetections
+from posecore.options import AnalysisOptions
+from posecore.pose_library import PoseLibrary
+from posecore.result import RunInfo, build_result
+from posecore.smoothing import Smoothing
+from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
+from serve_app.http_errors import ApiError, install_error_handlers
+from serve_app.metrics import AnalyzerMetrics
+from serve_app.segment_plan import PlanConfig, Segment, plan_segments
+from serve_app.upload_limit import UploadLimit
+
+logger = logging.getLogger("ray.serve")
+
+# Replica losses a segment survives before the request fails with a 503.
+SEGMENT_ATTEMPTS = 2
+REPLICA_COUNT_TTL_S = 2.0
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Limits and planning knobs, set from serve_config.yaml's application args."""
+
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_duration_s: float = 600.0
+    max_pixels: int = 3840 * 2160
+    plan: PlanConfig = PlanConfig()
+
+    @property
+    def limits(self) -> VideoLimits:
+        return VideoLimits(max_duration_s=self.max_duration_s, max_pixels=self.max_pixels)
+
+
+app = FastAPI(
+    title="Dance pose analysis",
+    version="1",
+    description="Upload a dance video; get each dancer's named poses with timestamps, "
+    "and optionally the per-frame body landmarks.",
+)
+install_error_handlers(app)
+
+
+class OptionFields(BaseModel):
+    """Analysis options of ``POST /analyze`` (ranges are checked by posecore)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not ignored
+    sample_fps: float | None = Field(None, description="Frames per second to analyse (default: every frame).")
+    max_people: int | None = Field(None, description="People to track, 1-6 (default 1).")
+    include_landmarks: bool | None = Field(None, description="Add per-frame landmarks (default false).")
+    min_pose_duration_s: float | None = Field(None, description="Shortest pose segment reported (default 0.2).")
+    smoothing: bool | None = Field(None, description="Jitter filter on landmarks (default true).")
+
+
+class UploadForm(OptionFields):
+    video: UploadFile = Field(description="The video file: mp4, mov, mkv, webm or avi.")
+
+
+# Module helpers are defined before the deployment class: Serve serialises the class
+# by value when it is decorated, capturing only the globals that exist by then.
+
+
+def _running_workers() -> int:
+    app_name = serve.get_replica_context().app_name
+    status = serve.status().applications[app_name].deployments["PoseWorker"]
+    return max(1, status.replica_states.get("RUNNING", 0))
+
+
+def _options(options: dict[str, Any]) -> AnalysisOptions:
+    known = OptionFields.model_fields
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidOptions(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    smoothing = options.pop("smoothing", True)
+    if not isinstance(smoothing, bool):
+        raise InvalidOptions(f"smoothing must be true or false, got {smoothing!r}")
+    return AnalysisOptions(**options, smoothing=Smoothing(enabled=smoothing))
+
+
+@serve.deployment  # replicas and timeouts live in serve_config.yaml
+@serve.ingress(app)
+class DanceAnalyzer:
+    """The application's ingress: HTTP routes plus ``analyze`` for handle callers."""
+
+    def __init__(self, worker: DeploymentHandle, settings: ServiceSettings = ServiceSettings()) -> None:
+        self.worker = worker
+        self.settings = settings
+        self.library = PoseLibrary.default()
+        self.metrics = AnalyzerMetrics()
+        self._replicas = (0.0, 1)  # (checked at, live PoseWorker replicas)
+        app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Apply ``user_config.poses`` (custom pose definitions) without a restart."""
+        poses = (user_config or {}).get("poses") or {}
+        self.library = PoseLibrary.load(poses) if poses else PoseLibrary.default()
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    @app.post("/analyze", summary="Analyse a dance video")
+    async def analyze_upload(
+        self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+    ) -> dict:
+        """Options may come as form fields or query parameters; form fields win."""
+        started = time.perf_counter()
+        data = await form.video.read()
+        self.metrics.observe("upload", time.perf_counter() - started)
+        options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video"})
+        return await self.analyze(data, **options)
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz(self) -> dict:
+        return {"status": "ok"}
+
+    @app.get("/poses", summary="The pose vocabulary with its joint-angle definitions")
+    async def poses(self) -> dict:
+        return self.library.to_dict()
+
+    # -- Python handle API ---------------------------------------------------------------
+
+    async def analyze(self, video: bytes, **options: Any) -> dict:
+        """Analyse ``video`` (the file's bytes); returns the same dict as ``POST /analyze``.
+
+        Options: sample_fps, max_people, include_landmarks, min_pose_duration_s,
+        smoothing (bool). Errors raise ``posecore`` errors (the HTTP API's codes).
+        """
+        try:
+            return await self._analyze(video, _options(options))
+        except Exception as exc:
+            self.metrics.reject(getattr(exc, "code", "internal_error"))
+            raise
+
+    async def _analyze(self, data: bytes, options: AnalysisOptions) -> dict:
+        if not data:
+            raise ApiError("empty_upload", "the uploaded file is empty")
+        started = time.perf_counter()
+        info = await asyncio.to_thread(probe, data, self.settings.limits)
+        indices = sample_indices(info, options.sample_fps)
+        probed = time.perf_counter()
+
+        segments = plan_segments(len(indices), await self._live_workers(), self.settings.plan)
+        video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
+        self.metrics.segments_started(len(segments))
+        results = await asyncio.gather(
+            *(self._segment(video_ref, info, indices, s, options.max_people) for s in segments)
+        )
+        detections = [d for segment in results for d in segment]
+        if not detections:
+            raise EmptyVideo("no frame of the video could be decoded")
+        analysed = time.perf_counter()
+
+        run = RunInfo(model="pose_landmarker", elapsed_s=analysed - started,
+                      undecodable_frames=len(indices) - len(detections))
+        result = await asyncio.to_thread(build_result, info, detections, options, self.library, run)
+        done = time.perf_counter()
+        timings = {"probe": probed - started, "segments": analysed - probed, "aggregation": done - analysed}
+        for stage, seconds in timings.items():
+            self.metrics.observe(stage, seconds)
+        self.metrics.frames_analyzed.inc(len(detections))
+        logger.info(
+            "analysed video",
+            extra={"video_duration_s": info.duration_s, "frame_count": info.frame_count,
+                   "frames_analyzed": len(detections), "segments": len(segments),
+                   "timings_s": {k: round(v, 4) for k, v in timings.items()}},
+        )
+        return result
+
+    async def _segment(
+        self, video_ref: ray.ObjectRef, info: VideoInfo, indices: np.ndarray, segment: Segment, max_people: int
+    ) -> list[FrameDetections]:
+        """One segment on some replica; retried once if that replica dies under it."""
+        frames = indices[segment.warmup_start : segment.end]
+        warmup = segment.start - segment.warmup_start
+        try:
+            for attempt in range(1, SEGMENT_ATTEMPTS + 1):
+                try:
+                    return await self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
+                except BackPressureError as exc:
+                    raise ApiError("overloaded", "the service is at capacity; retry shortly") from exc
+                except (RayActorError, ActorDiedError, ActorUnavailableError, DeploymentUnavailableError) as exc:
+                    logger.warning("segment lost with its replica (attempt %d): %s", attempt, exc)
+            raise ApiError("worker_unavailable", "pose replicas kept failing; retry shortly")
+        finally:
+            self.metrics.segment_done()
+
+    async def _live_workers(self) -> int:
+        """Running PoseWorker replicas, refreshed every couple of seconds."""
+        checked, count = self._replicas
+        if time.monotonic() - checked > REPLICA_COUNT_TTL_S:
+            count = await asyncio.to_thread(_running_workers)
+            self._replicas = (time.monotonic(), count)
+        return count
+

@@ -1,0 +1,49 @@
+"""PoseWorker: one MediaPipe PoseLandmarker per replica, one video segment per call."""
+
+from __future__ import annotations
+
+import numpy as np
+import ray
+from ray import serve
+
+from posecore.analysis import detect_frames
+from posecore.landmarker import FrameDetections, PoseModel
+from posecore.model_bundle import resolve_model_path
+from posecore.video import VideoInfo
+
+
+@serve.deployment  # scaling, CPUs and health-check timing live in serve_config.yaml
+class PoseWorker:
+    """Analyses one segment of a video: decode its own frame range, detect people."""
+
+    def __init__(self) -> None:
+        # The model is provisioned at set-up time (`make`, the Docker build); a replica
+        # never builds or downloads it.
+        self.model_path = resolve_model_path(build=False)
+        self._probe_image = np.zeros((64, 64, 3), dtype=np.uint8)
+        self.check_health()  # fail the replica's start, not its first request
+
+    def analyze_segment(
+        self,
+        video: list[ray.ObjectRef],
+        info: VideoInfo,
+        indices: np.ndarray,
+        warmup: int,
+        max_people: int,
+    ) -> list[FrameDetections]:
+        """Detect people on ``indices[warmup:]``; ``indices[:warmup]`` only warm up tracking.
+
+        ``video`` wraps the upload's object-store reference in a list so that Ray hands
+        the reference over instead of resolving (and copying) it at call time.
+        """
+        data = ray.get(video[0])
+        with PoseModel(self.model_path, max_people=max_people) as model:
+            detections = list(detect_frames(memoryview(data), info, indices, model))
+        first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode
+        reported = [d for d in detections if d.index >= first]
+        return reported
+
+    def check_health(self) -> None:
+        """Prove the landmarker loads and runs, on a tiny blank frame."""
+        with PoseModel(self.model_path) as model:
+            model.detect(self._probe_image, 0, 0.0)

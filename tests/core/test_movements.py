@@ -1,0 +1,128 @@
+"""Jumps and turns over time, from synthetic skeleton sequences at 30 fps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posecore.movements import detect_jumps, detect_movements, detect_turns, facing_angle
+from tests.skeleton import FPS, HEIGHT, WIDTH, skeleton, track_of
+
+DT = 1 / FPS
+
+
+def seconds(s: float) -> int:
+    return round(s * FPS)
+
+
+def still(s: float, **pose: float) -> list:
+    return [skeleton(**pose)] * seconds(s)
+
+
+def jumps(poses: list) -> list[dict]:
+    return detect_jumps(track_of(poses), frame_duration_s=DT, width=WIDTH, height=HEIGHT)
+
+
+def turns(yaws: np.ndarray) -> list[dict]:
+    return detect_turns(track_of([skeleton(yaw=y) for y in yaws]), frame_duration_s=DT)
+
+
+def test_a_jump_is_detected_once_with_plausible_times() -> None:
+    # Off the ground from 1.0 s to 1.3 s, 15 cm at the top.
+    flight = [skeleton(rise=0.15 * np.sin(np.pi * i / 9)) for i in range(1, 9)]
+    [jump] = jumps(still(1.0) + flight + still(1.0))
+    assert jump["name"] == "jump"
+    assert jump["start_s"] == pytest.approx(1.0, abs=0.1)
+    assert jump["end_s"] == pytest.approx(1.3, abs=0.1)
+    assert 2 <= jump["frames"] <= 8 and jump["confidence"] > 0.9
+
+
+def test_repeated_jumps_are_counted_separately() -> None:
+    hop = [skeleton(rise=0.2 * np.sin(np.pi * i / 10)) for i in range(1, 10)]
+    assert len(jumps(still(1.0) + (hop + still(0.4)) * 3 + still(0.6))) == 3
+
+
+def test_a_one_leg_raise_is_not_a_jump() -> None:
+    lift = [skeleton(right_hip_flex=f, right_knee=180 - f) for f in np.linspace(0, 90, 9)]
+    held = still(0.7, right_hip_flex=90, right_knee=90)
+    assert jumps(still(1.0) + lift + held + lift[::-1] + still(1.0)) == []
+
+
+def test_rising_from_a_squat_is_not_a_jump() -> None:
+    def crouch(depth: float) -> dict:  # 0 = standing, 1 = deep squat
+        return dict(left_hip_flex=90 * depth, right_hip_flex=90 * depth, left_knee=180 - 90 * depth,
+                    right_knee=180 - 90 * depth)  # fmt: skip
+
+    # The hips rise fast in the image as the dancer stands up; the feet stay down.
+    rising = [skeleton(**crouch(d)) for d in np.linspace(1, 0, 6)]
+    assert jumps(still(1.0, **crouch(1)) + rising + still(1.0)) == []
+
+
+def test_landmark_jitter_is_not_a_jump() -> None:
+    rng = np.random.default_rng(1)
+    poses = []
+    for _ in range(seconds(4)):
+        image, world = skeleton()
+        image = image.copy()
+        image[:, :2] += rng.normal(0, 0.004, size=(33, 2))
+        poses.append((image, world))
+    poses[60] = skeleton(rise=0.3)  # a one-frame glitch
+    assert jumps(poses) == []
+
+
+def test_feet_rising_while_the_hips_stay_put_is_not_a_jump() -> None:
+    image, world = skeleton()
+    tucked = image.copy()
+    tucked[25:33, 1] -= 0.1  # knees and feet drawn up (or misdetected), hips unmoved
+    assert jumps(still(1.0) + [(tucked, world)] * 8 + still(1.0)) == []
+
+
+def test_hidden_feet_are_not_judged() -> None:
+    flight = [skeleton(rise=0.15 * np.sin(np.pi * i / 9), hidden=(27, 28)) for i in range(1, 9)]
+    assert jumps(still(1.0) + flight + still(1.0)) == []
+
+
+def test_facing_angle_follows_the_yaw() -> None:
+    world = np.stack([skeleton(yaw=y)[1] for y in (0, 30, 90, -60)])
+    np.testing.assert_allclose(np.abs(facing_angle(world)), [0, 30, 90, 60], atol=1e-4)
+
+
+def test_a_full_turn_is_a_turn() -> None:
+    yaws = np.r_[np.zeros(seconds(0.5)), np.linspace(0, 360, seconds(1.5)), np.full(seconds(0.5), 360)]
+    [turn] = turns(yaws)
+    assert turn["name"] == "turn"
+    assert turn["start_s"] == pytest.approx(0.5, abs=0.15)
+    assert turn["end_s"] == pytest.approx(2.0, abs=0.15)
+    assert turn["confidence"] > 0.9
+
+
+def test_turns_either_way_and_back_again_are_separate() -> None:
+    there = np.linspace(0, -270, seconds(1.0))
+    yaws = np.r_[np.zeros(15), there, np.full(15, -270), there[::-1], np.zeros(15)]
+    found = turns(yaws)
+    assert len(found) == 2
+    assert found[0]["end_s"] <= found[1]["start_s"]
+
+
+def test_a_ninety_degree_wiggle_is_not_a_turn() -> None:
+    t = np.arange(seconds(4)) * DT
+    assert turns(45 * np.sin(2 * np.pi * t)) == []
+
+
+def test_a_slow_drift_is_not_a_turn() -> None:
+    assert turns(np.linspace(0, 200, seconds(6))) == []
+
+
+def test_a_one_frame_left_right_swap_is_not_a_turn() -> None:
+    yaws = np.zeros(seconds(2))
+    yaws[20] = 180  # MediaPipe briefly swaps the dancer's left and right
+    yaws[40:42] = 180
+    assert turns(yaws) == []
+
+
+def test_movements_are_merged_in_time_order() -> None:
+    flight = [skeleton(yaw=360, rise=0.15 * np.sin(np.pi * i / 9)) for i in range(1, 9)]
+    spin = [skeleton(yaw=y) for y in np.linspace(0, 360, seconds(1.0))]
+    track = track_of(still(0.5) + spin + still(0.5, yaw=360) + flight + still(1.0, yaw=360))
+    found = detect_movements(track, frame_duration_s=DT, width=WIDTH, height=HEIGHT)
+    assert [m["name"] for m in found] == ["turn", "jump"]
