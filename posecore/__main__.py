@@ -6,14 +6,23 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from posecore.errors import PoseCoreError
+from posecore.landmarker import native_stderr_discarded
 from posecore.options import AnalysisOptions
 from posecore.smoothing import Smoothing
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``error:`` line, like every other CLI error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: usage: {self.prog}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m posecore", description=__doc__)
+    parser = _Parser(prog="python -m posecore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("model", help="provision the pose model if needed and print its path")
     analyze = commands.add_parser("analyze", help="analyse a dance video, print the result JSON")
@@ -69,19 +78,21 @@ def _analyze(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "model":
-            from posecore.model_bundle import resolve_model_path
+    # MediaPipe's native log lines would otherwise surround our one-line messages.
+    with native_stderr_discarded():
+        try:
+            if args.command == "model":
+                from posecore.model_bundle import resolve_model_path
 
-            print(resolve_model_path())
-        else:
-            _analyze(args)
-    except PoseCoreError as exc:
-        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # e.g. an unwritable --json path
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 2
+                print(resolve_model_path())
+            else:
+                _analyze(args)
+        except PoseCoreError as exc:
+            print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # e.g. an unwritable --json path
+            print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return 2
     return 0
 
 

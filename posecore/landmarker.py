@@ -7,6 +7,10 @@ video segment gets its own instance. Parallelism comes from running several.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,44 @@ from posecore.errors import ModelError
 from posecore.tracks import NUM_LANDMARKS
 
 MAX_PEOPLE = 6
+
+
+@contextmanager
+def native_stderr_discarded() -> Iterator[None]:
+    """Inside the block, drop what native code writes to stderr; Python's ``sys.stderr`` still shows.
+
+    Why: MediaPipe's C++ logging and TFLite write straight to file descriptor 2
+    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", "W0000 ...
+    inference_feedback_manager.cc ...") when a model is created and at the first frame
+    with a person, which breaks the CLI's one-line errors. MediaPipe 1.2.2 links its
+    logging statically and reads no setting for it: GLOG_minloglevel, TF_CPP_MIN_LOG_LEVEL
+    and FLAGS_* in the environment change nothing, and its one hook (MpSetLoggingCallback)
+    adds a listener without silencing stderr. So fd 2 is pointed at /dev/null, and
+    ``sys.stderr`` at a copy of the real stderr (a terminal stays a terminal).
+
+    Process-wide, so meant for the command line, not a server with other threads.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no usable stderr: nothing to protect
+        real = None
+    if real is None:
+        yield
+        return
+    python_stderr = sys.stderr
+    copy = open(real, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = copy
+    try:
+        yield
+    finally:
+        copy.flush()
+        os.dup2(real, 2)
+        sys.stderr = python_stderr
+        copy.close()  # also closes `real`
 
 
 @dataclass

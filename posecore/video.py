@@ -36,8 +36,11 @@ Source = str | os.PathLike | bytes | memoryview
 # text shown as ANSI art, ...) is rejected even though FFmpeg could open it.
 SUPPORTED_DEMUXERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"})
 
-# Decoder threads. Each Serve replica owns one CPU, where one thread is fastest (see
-# iter_frames); 0 lets FFmpeg pick (one per core) for local use on a many-core machine.
+# Decoder threads. Each Serve replica reserves one CPU. On group_dance.mp4 (720x1280
+# H.264, decode + RGB) one thread does ~280 frames/s and FFmpeg's auto threading gains
+# nothing consistent even with 2 free cores (the RGB conversion is single-threaded).
+# Ray's num_cpus does not pin CPU affinity, so "auto" would start one thread per host
+# core in every replica. 0 = FFmpeg's choice, for local runs on a many-core machine.
 DEFAULT_THREADS = 1
 
 
@@ -258,9 +261,9 @@ def iter_frames(
             decoded.close()  # stop decoding (and close the file) once we have what we need
 
 
-def _select(decoded: Iterator[tuple[int, av.VideoFrame]], wanted: np.ndarray, info: VideoInfo) -> Iterator[Frame]:
+def _select(decoded: Iterator[tuple[int, av.VideoFrame]], indices: np.ndarray, info: VideoInfo) -> Iterator[Frame]:
     """Convert the wanted frames among the decoded ones; stop after the last wanted one."""
-    wanted = wanted.tolist()  # plain ints: cheaper to compare per frame
+    wanted = indices.tolist()  # plain ints: cheaper to compare per frame
     pos = 0  # next position in `wanted`
     for index, frame in decoded:
         while pos < len(wanted) and wanted[pos] < index:
@@ -452,7 +455,7 @@ def _too_long_message(seconds: float, limits: VideoLimits) -> str:
 
 
 def _container_name(container: av.container.InputContainer, source: Source) -> str:
-    """"mp4", "mov", "mkv", "webm" or "avi" (FFmpeg shares one demuxer per family)."""
+    """Name the container "mp4", "mov", "mkv", "webm" or "avi" (FFmpeg has one demuxer per family)."""
     name = container.format.name
     if name == "avi":
         return "avi"

@@ -77,6 +77,17 @@ class UploadForm(OptionFields):
     video: UploadFile = Field(description="The video file: mp4, mov, mkv, webm or avi.")
 
 
+def _openapi() -> dict:
+    """FastAPI documents a form *model* as urlencoded even when it holds a file."""
+    if app.openapi_schema is None:
+        body = FastAPI.openapi(app)["paths"]["/analyze"]["post"]["requestBody"]
+        body["content"] = {"multipart/form-data": body["content"].pop("application/x-www-form-urlencoded")}
+    return app.openapi_schema
+
+
+app.openapi = _openapi  # type: ignore[method-assign]
+
+
 # Module helpers are defined before the deployment class: Serve serialises the class
 # by value when it is decorated, capturing only the globals that exist by then.
 

@@ -109,7 +109,7 @@ def write_video(
         rotation: 0/90/180/270, degrees *clockwise* a player must turn the stored
             picture to show it upright (like a phone filming in portrait, ``rotation=90``).
             The frames are stored turned the other way with a display-matrix flag, so a
-            rotation-aware decoder returns ``frames`` unchanged. AVI cannot store it.
+            rotation-aware decoder returns ``frames`` unchanged. Not for AVI (no such flag).
         pix_fmt: encoder pixel format (default: yuv420p; yuvj420p for MJPEG).
         with_audio: add a silent audio track of the same length.
         gop: keyframe interval in frames (encoder default when None).
@@ -120,6 +120,8 @@ def write_video(
         raise ValueError(f"cannot infer the container from {path.name!r}; pass container=")
     if rotation % 90:
         raise ValueError("rotation must be a multiple of 90")
+    if rotation % 360 and muxer == "avi":
+        raise ValueError("AVI cannot store rotation metadata")
 
     rate = Fraction(fps).limit_denominator(1001)
     # CFR: one tick per frame. VFR: a fine clock so explicit times survive rounding.
