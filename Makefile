@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SAMPLE ?= ../shared/data/group_dance.mp4
 
 .PHONY: setup model serve test bench lock clean
 
@@ -22,8 +21,9 @@ $(STAMP): requirements.lock requirements-test.lock pyproject.toml
 model: setup
 	$(PY) -m posecore model
 
+# Foreground, on 127.0.0.1:8000; Ctrl-C stops it (and the local Ray it started).
 serve: model
-	$(PY) -m posecore analyze $(SAMPLE)
+	$(VENV)/bin/serve run serve_config.yaml
 
 test: model
 	$(PY) -m pytest

@@ -158,10 +158,20 @@ def client(serve_cluster: ServeCluster) -> Iterator[httpx.Client]:
         yield http
 
 
+def person_clip(path: Path, frames: int) -> bytes:
+    """A 15 fps h264 clip of a real person (bus.jpg, cropped, drifting to and fro)."""
+    photo = real_photo("bus.jpg")
+    shift = [2 * (i % 40 if i % 80 < 40 else 40 - i % 40) for i in range(frames)]
+    return write_video(path, [photo[100:900, 10 + s : 490 + s] for s in shift], fps=15, codec="h264").read_bytes()
+
+
 @pytest.fixture(scope="session")
 def person_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A 2 s, 15 fps h264 clip of a real person (bus.jpg, cropped, drifting slowly)."""
-    photo = real_photo("bus.jpg")
-    frames = [photo[100:900, 10 + 2 * i : 490 + 2 * i] for i in range(30)]
-    path = write_video(tmp_path_factory.mktemp("videos") / "person.mp4", frames, fps=15, codec="h264")
-    return path.read_bytes()
+    """2 s: quick requests."""
+    return person_clip(tmp_path_factory.mktemp("videos") / "person.mp4", 30)
+
+
+@pytest.fixture(scope="session")
+def long_person_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """20 s (300 frames): several seconds of work, for load, autoscaling and faults."""
+    return person_clip(tmp_path_factory.mktemp("videos") / "long_person.mp4", 300)

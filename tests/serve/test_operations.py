@@ -1,0 +1,112 @@
+"""Autoscaling, a replica killed mid-request, metrics and logs, on the real cluster."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from tests.serve.conftest import ServeCluster, wait_for
+
+
+def post(client: httpx.Client, video: bytes) -> httpx.Response:
+    return client.post("/analyze", files={"video": ("clip.mp4", video)})
+
+
+def test_autoscaling_up_under_load_and_down_when_idle(
+    serve_cluster: ServeCluster, client: httpx.Client, long_person_video: bytes
+) -> None:
+    wait_for(lambda: serve_cluster.running() == 1, 90, "idle scale-down to min_replicas=1")
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.append(serve_cluster.running())
+            time.sleep(0.5)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            responses = list(pool.map(lambda _: post(client, long_person_video), range(3)))
+    finally:
+        stop.set()
+        watcher.join()
+    assert [r.status_code for r in responses] == [200] * 3
+    assert max(seen) == 2, f"replicas seen under load: {sorted(set(seen))}"
+    wait_for(lambda: serve_cluster.running() == 1, 90, "scale-down after the load")
+
+
+KILL_ONE_WORKER = """
+import ray
+from ray.util.state import list_actors
+
+ray.init(address="auto", logging_level="ERROR")
+alive = list_actors(filters=[("class_name", "=", "ServeReplica:dance:PoseWorker"), ("state", "=", "ALIVE")])
+ray.kill(ray.get_actor(alive[0].name, namespace="serve"), no_restart=True)
+print(alive[0].name)
+"""
+
+
+def test_worker_replica_killed_mid_request(
+    serve_cluster: ServeCluster, client: httpx.Client, long_person_video: bytes
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        pending = pool.submit(post, client, long_person_video)
+        time.sleep(2.0)  # its segments are running by now
+        killed = subprocess.run([sys.executable, "-c", KILL_ONE_WORKER], env=serve_cluster.env,
+                                capture_output=True, text=True, timeout=120)
+        assert killed.returncode == 0, killed.stderr[-2000:]
+        response = pending.result(timeout=240)
+    assert time.monotonic() - started < 120
+    if response.status_code == 200:  # the lost segment was retried on a live replica
+        assert response.json()["analysis"]["frames_analyzed"] == 300
+    else:
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert response.json()["error"]["code"] == "worker_unavailable"
+    wait_for(lambda: serve_cluster.running() >= 1 and serve_cluster.app_status() == "RUNNING", 120, "recovery")
+    assert post(client, long_person_video).status_code == 200
+
+
+def test_custom_metrics_on_prometheus_endpoint(
+    serve_cluster: ServeCluster, client: httpx.Client, person_video: bytes
+) -> None:
+    assert post(client, person_video).status_code == 200
+    assert client.post("/analyze", files={"video": ("x.mp4", b"junk")}).status_code == 415
+
+    def exported() -> str | None:
+        text = httpx.get(serve_cluster.metrics_url, timeout=10).text
+        wanted = ["ray_dance_frames_analyzed", 'stage="segments"', 'stage="upload"',
+                  "ray_dance_segments_in_flight", 'code="not_a_video"']
+        return text if all(w in text for w in wanted) else None
+
+    wait_for(lambda: exported() is not None, 90, "custom metrics on the Prometheus endpoint", interval_s=3)
+    frames = re.search(r"^ray_dance_frames_analyzed_total\{[^}]*\} ([0-9.e+]+)$", exported(), re.M)
+    assert frames and float(frames.group(1)) >= 30
+
+
+def test_json_logs_carry_request_id_and_timings(serve_cluster: ServeCluster, client: httpx.Client,
+                                                person_video: bytes) -> None:
+    response = post(client, person_video)
+    request_id = response.headers["x-request-id"]
+    logs = serve_cluster.temp_dir / "session_latest" / "logs" / "serve"
+
+    def record() -> dict | None:
+        for path in logs.glob("replica_dance_DanceAnalyzer_*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if request_id in line and "analysed video" in line:
+                    return json.loads(line)
+        return None
+
+    wait_for(lambda: record() is not None, 30, "the request's log line")
+    entry = record()
+    assert entry["request_id"] == request_id
+    assert entry["frame_count"] == 30 and abs(entry["video_duration_s"] - 2.0) < 0.1
+    assert set(entry["timings_s"]) == {"probe", "segments", "aggregation"}
