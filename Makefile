@@ -12,7 +12,6 @@ setup: $(STAMP)
 
 $(STAMP): requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	# --no-deps: the lock files are complete; this keeps mediapipe's GUI OpenCV out.
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock -r requirements-test.lock
 	$(PY) -m pip install --quiet --no-deps -e .

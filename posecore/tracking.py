@@ -44,16 +44,27 @@ def _torso_size(torso: np.ndarray) -> float:
 class PersonTracker:
     """Assigns stable ids to the people of consecutive frames (greedy nearest match)."""
 
-    def __init__(self, *, aspect: float = 1.0, max_gap_s: float = 0.5, max_distance: float = 0.75) -> None:
+    def __init__(
+        self, *, aspect: float = 1.0, max_gap_s: float = 1.0, max_distance: float = 0.75, max_speed: float = 2.0
+    ) -> None:
         self.aspect = aspect  # width / height of the upright frame
         self.max_gap_s = max_gap_s  # a track unseen for longer cannot be resumed
-        self.max_distance = max_distance  # mean torso-point shift, in torso lengths
+        # Gate: mean torso-point shift, in torso lengths. Between consecutive frames a
+        # bigger shift is MediaPipe switching people; after a gap (the dancer unseen)
+        # they may have moved on, by up to max_speed torso lengths a second.
+        self.max_distance = max_distance
+        self.max_speed = max_speed
         self._open: list[_OpenTrack] = []
         self._closed: list[_OpenTrack] = []
         self._next_id = 1
+        self._last_t_s: float | None = None
+        self._step_s = float("inf")  # shortest time between analysed frames seen so far
 
     def update(self, det: FrameDetections) -> list[int]:
         """Match one frame's people to tracks; returns the id of each person in order."""
+        if self._last_t_s is not None and det.t_s > self._last_t_s:
+            self._step_s = min(self._step_s, det.t_s - self._last_t_s)
+        self._last_t_s = det.t_s
         self._retire(det.t_s)
         torsos = _torso_points(det.landmarks, self.aspect)
         pairs = sorted(
@@ -64,7 +75,8 @@ class PersonTracker:
         ids: list[int | None] = [None] * det.people
         used: set[int] = set()
         for cost, t, p in pairs:
-            if cost > self.max_distance or t in used or ids[p] is not None:
+            unseen_s = det.t_s - self._open[t].last_t_s - self._step_s
+            if cost > self.max_distance + self.max_speed * max(0.0, unseen_s) or t in used or ids[p] is not None:
                 continue
             used.add(t)
             ids[p] = self._open[t].id

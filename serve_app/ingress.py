@@ -22,6 +22,7 @@ from ray.serve.handle import DeploymentHandle
 
 from posecore.errors import EmptyVideo, InvalidOptions
 from posecore.landmarker import FrameDetections
+from posecore.model_bundle import resolve_model_path
 from posecore.options import AnalysisOptions
 from posecore.pose_library import PoseLibrary
 from posecore.result import RunInfo, build_result
@@ -118,6 +119,7 @@ class DanceAnalyzer:
         self.worker = worker
         self.settings = settings
         self.library = PoseLibrary.default()
+        self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
         self._replicas = (0.0, 1)  # (checked at, live PoseWorker replicas)
         app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
@@ -181,7 +183,7 @@ class DanceAnalyzer:
             raise EmptyVideo("no frame of the video could be decoded")
         analysed = time.perf_counter()
 
-        run = RunInfo(model="pose_landmarker", elapsed_s=analysed - started,
+        run = RunInfo(model=self.model_name, elapsed_s=analysed - started,
                       undecodable_frames=len(indices) - len(detections))
         result = await asyncio.to_thread(build_result, info, detections, options, self.library, run)
         done = time.perf_counter()

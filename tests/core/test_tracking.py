@@ -47,9 +47,17 @@ def test_a_different_person_gets_a_new_id() -> None:
 
 
 def test_short_gap_keeps_the_id_but_a_long_one_does_not() -> None:
-    seen = [i for i in range(60) if not 10 <= i < 15 and not 25 <= i < 50]  # 5-frame gap, 25-frame gap
+    seen = [i for i in range(90) if not 10 <= i < 15 and not 25 <= i < 70]  # 5-frame gap, 1.5 s gap
     tracks = build_tracks([frame(i, person_at(0.5, 0.5)) for i in seen])
-    assert [len(t) for t in tracks] == [20, 10]
+    assert [len(t) for t in tracks] == [20, 20]
+
+
+def test_after_a_gap_a_person_may_have_moved_but_not_teleported() -> None:
+    before = [frame(i, person_at(0.3, 0.5)) for i in range(10)]
+    near = [frame(i, person_at(0.6, 0.5)) for i in range(24, 30)]  # 0.8 s unseen, 1.5 torso lengths away
+    far = [frame(i, person_at(0.9, 0.5)) for i in range(24, 30)]  # 0.8 s unseen, across the frame
+    assert len(build_tracks(before + near)) == 1
+    assert len(build_tracks(before + far)) == 2
 
 
 def test_frames_without_people_leave_no_rows() -> None:
