@@ -257,10 +257,8 @@ def test_real_dance_video(shared_video: Path, model_path: Path) -> None:
     assert (video["width"], video["height"], video["frame_count"], video["rotation"]) == (720, 1280, 514, 0)
     assert abs(result["analysis"]["frames_analyzed"] - 86) <= 1  # 17.1 s at 5 frames/s
     assert result["analysis"]["undecodable_frames"] == 0
-    coverages = sorted((d["coverage"] for d in result["dancers"]), reverse=True)
-    # max_people=1 among four dancers: the one person MediaPipe follows changes when they
-    # cross (an occlusion), which rightly starts a new id. So someone is seen in nearly
-    # every frame, but no single id need be; a tracker splitting ids needlessly would
-    # give many short tracks.
-    assert sum(coverages) > 0.8
-    assert coverages[0] > 0.5 and len(coverages) <= 3
+    coverages = [d["coverage"] for d in result["dancers"]]
+    # One person followed among four dancers: MediaPipe loses them now and then (they
+    # cross and hide each other); the tracker keeps one id across those short gaps.
+    assert max(coverages) > 0.8
+    assert sum(coverages) <= 1.001  # max_people=1: never two people in a frame
