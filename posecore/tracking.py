@@ -45,7 +45,7 @@ class PersonTracker:
     """Assigns stable ids to the people of consecutive frames (greedy nearest match)."""
 
     def __init__(
-        self, *, aspect: float = 1.0, max_gap_s: float = 1.0, max_distance: float = 0.75, max_speed: float = 2.0
+        self, *, aspect: float = 1.0, max_gap_s: float = 1.0, max_distance: float = 0.75, max_speed: float = 1.0
     ) -> None:
         self.aspect = aspect  # width / height of the upright frame
         self.max_gap_s = max_gap_s  # a track unseen for longer cannot be resumed

@@ -54,7 +54,7 @@ def test_short_gap_keeps_the_id_but_a_long_one_does_not() -> None:
 
 def test_after_a_gap_a_person_may_have_moved_but_not_teleported() -> None:
     before = [frame(i, person_at(0.3, 0.5)) for i in range(10)]
-    near = [frame(i, person_at(0.6, 0.5)) for i in range(24, 30)]  # 0.8 s unseen, 1.5 torso lengths away
+    near = [frame(i, person_at(0.5, 0.5)) for i in range(24, 30)]  # 0.8 s unseen, 1 torso length away
     far = [frame(i, person_at(0.9, 0.5)) for i in range(24, 30)]  # 0.8 s unseen, across the frame
     assert len(build_tracks(before + near)) == 1
     assert len(build_tracks(before + far)) == 2
