@@ -8,7 +8,7 @@ import sys
 
 import httpx
 
-from tests.serve.conftest import ROOT, ServeCluster
+from tests.serve.cluster import ROOT, ServeCluster
 
 DRIVER = """
 import json, sys

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from tests.serve.conftest import ServeCluster, wait_for
+from tests.serve.cluster import ServeCluster, run, wait_for
+from tests.serve.conftest import CUSTOM_POSE
 
 
 def post(client: httpx.Client, video: bytes) -> httpx.Response:
@@ -43,14 +44,12 @@ def test_autoscaling_up_under_load_and_down_when_idle(
     wait_for(lambda: serve_cluster.running() == 1, 90, "scale-down after the load")
 
 
-KILL_ONE_WORKER = """
+KILL_REPLICA = """
+import sys
 import ray
-from ray.util.state import list_actors
 
 ray.init(address="auto", logging_level="ERROR")
-alive = list_actors(filters=[("class_name", "=", "ServeReplica:dance:PoseWorker"), ("state", "=", "ALIVE")])
-ray.kill(ray.get_actor(alive[0].name, namespace="serve"), no_restart=True)
-print(alive[0].name)
+ray.kill(ray.get_actor(sys.argv[1], namespace="serve"), no_restart=True)
 """
 
 
@@ -61,9 +60,7 @@ def test_worker_replica_killed_mid_request(
         started = time.monotonic()
         pending = pool.submit(post, client, long_person_video)
         time.sleep(2.0)  # its segments are running by now
-        killed = subprocess.run([sys.executable, "-c", KILL_ONE_WORKER], env=serve_cluster.env,
-                                capture_output=True, text=True, timeout=120)
-        assert killed.returncode == 0, killed.stderr[-2000:]
+        run([sys.executable, "-c", KILL_REPLICA, serve_cluster.replica_names("PoseWorker")[0]], serve_cluster.env)
         response = pending.result(timeout=240)
     assert time.monotonic() - started < 120
     if response.status_code == 200:  # the lost segment was retried on a live replica
@@ -110,3 +107,21 @@ def test_json_logs_carry_request_id_and_timings(serve_cluster: ServeCluster, cli
     assert entry["request_id"] == request_id
     assert entry["frame_count"] == 30 and abs(entry["video_duration_s"] - 2.0) < 0.1
     assert set(entry["timings_s"]) == {"probe", "segments", "aggregation"}
+
+
+def test_pose_definitions_change_live_without_a_restart(serve_cluster: ServeCluster, client: httpx.Client) -> None:
+    before = serve_cluster.replica_names("DanceAnalyzer")
+    config = copy.deepcopy(serve_cluster.config)
+    ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "DanceAnalyzer")
+    original = ingress["user_config"]
+    ingress["user_config"] = {"poses": {"star": {"description": "arms and legs wide",
+                                                  "rules": {"leg_spread": [40, 90], "arm_elevation_left": [100, 150]}}}}
+    try:
+        serve_cluster.deploy(config)
+        wait_for(lambda: "star" in client.get("/poses").json()["poses"], 60, "the new pose")
+        poses = client.get("/poses").json()["poses"]
+        assert not set(CUSTOM_POSE) & set(poses), "the old user poses should be replaced"
+        assert serve_cluster.replica_names("DanceAnalyzer") == before, "the ingress was restarted"
+    finally:
+        ingress["user_config"] = original
+        serve_cluster.deploy(config)
