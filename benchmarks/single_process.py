@@ -17,28 +17,22 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
+from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import AnalysisOptions, analyze_video, probe  # noqa: E402
 from posecore.landmarker import PoseModel, native_stderr_discarded  # noqa: E402
 from posecore.model_bundle import resolve_model_path  # noqa: E402
 from posecore.video import Frame, VideoInfo, iter_frames  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "group_dance.mp4"
-RESULTS = ROOT / "benchmarks" / "results"
 NOTES = (
     "decode-only: iter_frames over every frame to upright RGB, one decoder thread (probe not timed). "
     "model-only: PoseModel.detect, VIDEO mode, max_people=1, on frames decoded beforehand "
@@ -83,38 +77,10 @@ def end_to_end(video: Path, model_path: Path) -> tuple[int, float]:
     return result["analysis"]["frames_analyzed"], time.perf_counter() - started
 
 
-def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "mediapipe": version("mediapipe"),
-        "av": version("av"),
-        "numpy": version("numpy"),
-    }
-
-
 def markdown(report: dict) -> str:
-    m = report["machine"]
-    lines = [
-        "# Single-process throughput",
-        "",
-        f"- date: {report['date']}",
-        f"- command: `{report['command']}`",
+    lines = header("Single-process throughput", report)[:-1] + [
         f"- video: {report['video']['name']} ({report['video']['width']}x{report['video']['height']}, "
         f"{report['video']['frame_count']} frames, {report['video']['fps']:.2f} fps, {report['video']['codec']})",
-        f"- machine: {m['cpu']}, {m['cores']} cores ({m['cores_usable']} usable), load average "
-        f"{' / '.join(map(str, m['load_average_1_5_15']))} at start",
-        f"- python {m['python']}, mediapipe {m['mediapipe']}, av {m['av']}, numpy {m['numpy']}",
         f"- repeats: {report['repeats']} (median shown)",
         "",
         "| stage | frames | median frames/s | median ms/frame |",
@@ -137,7 +103,7 @@ def main() -> int:
     if args.repeats < 1 or args.model_frames < 1:
         sys.exit("error: --repeats and --model-frames must be at least 1")
 
-    started_machine = machine()  # load average before we add our own
+    report = new_report("single_process.py", video={"name": VIDEO.name}, repeats=args.repeats, notes=NOTES)
     info = probe(VIDEO)
     model_path = resolve_model_path()
     held = list(itertools.islice(iter_frames(VIDEO, info), args.model_frames))
@@ -153,19 +119,9 @@ def main() -> int:
             stages[name] = timed(run, args.repeats)
             print(f"{name}: {stages[name]['frames_per_s']} frames/s", file=sys.stderr)
 
-    report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/single_process.py", *sys.argv[1:]]),
-        "video": {"name": VIDEO.name, **info.to_dict()},
-        "repeats": args.repeats,
-        "machine": started_machine,
-        "stages": stages,
-        "notes": NOTES,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "single_process.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "single_process.md").write_text(markdown(report))
-    print(markdown(report))
+    report["video"].update(info.to_dict())
+    report["stages"] = stages
+    write("single_process", report, markdown(report))
     return 0
 
 
