@@ -172,7 +172,9 @@ class DanceAnalyzer:
         indices = sample_indices(info, options.sample_fps)
         probed = time.perf_counter()
 
-        segments = plan_segments(len(indices), await self._live_workers(), self.settings.plan)
+        # Where each keyframe falls among the analysed frames: a warm-up may start there.
+        keyframes = np.searchsorted(indices, info.keyframe_indices)
+        segments = plan_segments(len(indices), await self._live_workers(), self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self.metrics.segments_started(len(segments))
         results = await asyncio.gather(

@@ -1,13 +1,14 @@
 """Split a video's analysed frames into segments for the PoseWorker replicas.
 
-Pure planning, no Ray: the ingress calls it with the probed frame list and the
-number of replicas it can use.
+Pure planning, no Ray: the ingress calls it with the number of frames to analyse,
+the keyframes among them and the number of replicas it can use.
 
-Why these numbers: a segment pays a fixed cost (a fresh PoseLandmarker, a seek to
-the keyframe before it, and a short warm-up), roughly 10-20 frames' worth of work.
-So segments are never tiny; there are about two per replica so a slow replica does
-not hold up the whole video; and a long video is cut into bounded segments that
-queue across replicas (which is what makes the autoscaler add replicas).
+Why these numbers: a segment pays a fixed cost (a fresh PoseLandmarker, a seek to the
+keyframe before it and a short warm-up), roughly 10-20 frames' worth of work. So
+segments are never tiny; there are about two per replica so a slow replica does not
+hold up the whole video; a long video is cut into bounded segments that queue across
+replicas (which is what makes the autoscaler add replicas); and boundaries move to a
+nearby keyframe so a worker does not decode frames only to throw them away.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class PlanConfig:
     max_segment_frames: int = 600  # bounds one segment's latency and result size
     segments_per_replica: int = 2  # slack for load balancing between replicas
     warmup_frames: int = 6  # analysed frames before a segment, for continuous tracking
+    # Move a boundary by up to this share of a segment so its warm-up starts on a keyframe:
+    # a little imbalance (model time) against decoding frames only to skip them.
+    keyframe_snap: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,18 @@ class Segment:
     start: int
     end: int
 
-    @property
-    def frames(self) -> int:
-        return self.end - self.start
 
+def plan_segments(
+    frame_count: int,
+    replicas: int,
+    config: PlanConfig = PlanConfig(),
+    keyframes: np.ndarray | None = None,
+) -> list[Segment]:
+    """Cut ``frame_count`` analysed frames into contiguous, near-equal segments.
 
-def plan_segments(frame_count: int, replicas: int, config: PlanConfig = PlanConfig()) -> list[Segment]:
-    """Cut ``frame_count`` analysed frames into contiguous, near-equal segments."""
+    ``keyframes``: positions (0..frame_count) of analysed frames that are keyframes or
+    come right after one; a boundary whose warm-up could start there is moved to it.
+    """
     if frame_count <= 0:
         return []
     by_replicas = max(1, replicas) * config.segments_per_replica
@@ -48,7 +57,20 @@ def plan_segments(frame_count: int, replicas: int, config: PlanConfig = PlanConf
     least = math.ceil(frame_count / config.max_segment_frames)  # keep them below the maximum
     count = max(least, min(by_replicas, most))
     bounds = np.linspace(0, frame_count, count + 1).round().astype(int)
+    if keyframes is not None and count > 1:
+        targets = np.asarray(keyframes) + config.warmup_frames
+        targets = targets[(targets > 0) & (targets < frame_count)]
+        if len(targets):
+            bounds[1:-1] = _snap(bounds[1:-1], targets, config.keyframe_snap * frame_count / count)
     return [
         Segment(warmup_start=max(0, int(a) - config.warmup_frames), start=int(a), end=int(b))
         for a, b in zip(bounds[:-1], bounds[1:])
+        if b > a
     ]
+
+
+def _snap(bounds: np.ndarray, targets: np.ndarray, reach: float) -> np.ndarray:
+    """Each bound moved to its nearest target within ``reach``, kept strictly increasing."""
+    nearest = targets[np.abs(targets[None, :] - bounds[:, None]).argmin(axis=1)]
+    snapped = np.where(np.abs(nearest - bounds) <= reach, nearest, bounds)
+    return np.maximum.accumulate(snapped)
