@@ -21,6 +21,7 @@ class AppArgs(BaseModel):
     max_upload_mb: float = Field(200, gt=0, description="Largest upload accepted.")
     max_duration_s: float = Field(600, gt=0, description="Longest video accepted.")
     max_pixels: int = Field(3840 * 2160, gt=0, description="Largest frame (width x height) accepted.")
+    worker_replicas: int = Field(2, ge=1, description="PoseWorker's max_replicas: segments are planned for them.")
     min_segment_frames: int = Field(PlanConfig.min_segment_frames, ge=1)
     max_segment_frames: int = Field(PlanConfig.max_segment_frames, ge=1)
     segments_per_replica: int = Field(PlanConfig.segments_per_replica, ge=1)
@@ -34,6 +35,7 @@ def build_app(raw_args: dict[str, Any]) -> Application:
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_duration_s=args.max_duration_s,
         max_pixels=args.max_pixels,
+        worker_replicas=args.worker_replicas,
         plan=PlanConfig(
             min_segment_frames=args.min_segment_frames,
             max_segment_frames=args.max_segment_frames,

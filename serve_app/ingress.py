@@ -37,7 +37,6 @@ logger = logging.getLogger("ray.serve")
 
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
-REPLICA_COUNT_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,9 @@ class ServiceSettings:
     max_upload_bytes: int = 200 * 1024 * 1024
     max_duration_s: float = 600.0
     max_pixels: int = 3840 * 2160
+    # PoseWorker's max_replicas: a video is planned for all of them, and its queued
+    # segments are what makes the autoscaler start them.
+    worker_replicas: int = 2
     plan: PlanConfig = PlanConfig()
 
     @property
@@ -93,12 +95,6 @@ app.openapi = _openapi  # type: ignore[method-assign]
 # by value when it is decorated, capturing only the globals that exist by then.
 
 
-def _running_workers() -> int:
-    app_name = serve.get_replica_context().app_name
-    status = serve.status().applications[app_name].deployments["PoseWorker"]
-    return max(1, status.replica_states.get("RUNNING", 0))
-
-
 def _options(options: dict[str, Any]) -> AnalysisOptions:
     known = OptionFields.model_fields
     unknown = sorted(set(options) - set(known))
@@ -121,7 +117,6 @@ class DanceAnalyzer:
         self.library = PoseLibrary.default()
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
-        self._replicas = (0.0, 1)  # (checked at, live PoseWorker replicas)
         app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -174,7 +169,7 @@ class DanceAnalyzer:
 
         # Where each keyframe falls among the analysed frames: a warm-up may start there.
         keyframes = np.searchsorted(indices, info.keyframe_indices)
-        segments = plan_segments(len(indices), await self._live_workers(), self.settings.plan, keyframes)
+        segments = plan_segments(len(indices), self.settings.worker_replicas, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self.metrics.segments_started(len(segments))
         results = await asyncio.gather(
@@ -218,12 +213,3 @@ class DanceAnalyzer:
             raise ApiError("worker_unavailable", "pose replicas kept failing; retry shortly")
         finally:
             self.metrics.segment_done()
-
-    async def _live_workers(self) -> int:
-        """Running PoseWorker replicas, refreshed every couple of seconds."""
-        checked, count = self._replicas
-        if time.monotonic() - checked > REPLICA_COUNT_TTL_S:
-            count = await asyncio.to_thread(_running_workers)
-            self._replicas = (time.monotonic(), count)
-        return count
-

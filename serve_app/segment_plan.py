@@ -5,10 +5,10 @@ the keyframes among them and the number of replicas it can use.
 
 Why these numbers: a segment pays a fixed cost (a fresh PoseLandmarker, a seek to the
 keyframe before it and a short warm-up), roughly 10-20 frames' worth of work. So
-segments are never tiny; there are about two per replica so a slow replica does not
-hold up the whole video; a long video is cut into bounded segments that queue across
-replicas (which is what makes the autoscaler add replicas); and boundaries move to a
-nearby keyframe so a worker does not decode frames only to throw them away.
+segments are never tiny; a lone video gets one segment per replica the deployment may
+have; a long video is cut into bounded segments that queue across replicas (which is
+what makes the autoscaler add replicas, and evens out a slow one); and boundaries move
+to a nearby keyframe so a worker does not decode frames only to throw them away.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import numpy as np
 class PlanConfig:
     min_segment_frames: int = 48  # below this, the fixed cost per segment dominates
     max_segment_frames: int = 600  # bounds one segment's latency and result size
-    segments_per_replica: int = 2  # slack for load balancing between replicas
+    # One per replica measured fastest for a lone video (each extra segment pays the
+    # fixed cost); busy services balance across requests, and long videos get more.
+    segments_per_replica: int = 1
     warmup_frames: int = 6  # analysed frames before a segment, for continuous tracking
     # Move a boundary by up to this share of a segment so its warm-up starts on a keyframe:
     # a little imbalance (model time) against decoding frames only to skip them.
