@@ -4,7 +4,6 @@ For each video: validate the upload, probe its metadata, plan segments, fan them
 out to PoseWorker replicas, stitch what comes back and aggregate it with posecore.
 """
 
-
 import asyncio
 import logging
 import time
@@ -41,15 +40,15 @@ SEGMENT_ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """Limits and planning knobs, set from serve_config.yaml's application args."""
+    """Limits and planning knobs, from serve_config.yaml's application args (see app.py)."""
 
-    max_upload_bytes: int = 200 * 1024 * 1024
-    max_duration_s: float = 600.0
-    max_pixels: int = 3840 * 2160
+    max_upload_bytes: int
+    max_duration_s: float
+    max_pixels: int
     # PoseWorker's max_replicas: a video is planned for all of them, and its queued
     # segments are what makes the autoscaler start them.
-    worker_replicas: int = 2
-    plan: PlanConfig = PlanConfig()
+    worker_replicas: int
+    plan: PlanConfig
 
     @property
     def limits(self) -> VideoLimits:
@@ -111,7 +110,7 @@ def _options(options: dict[str, Any]) -> AnalysisOptions:
 class DanceAnalyzer:
     """The application's ingress: HTTP routes plus ``analyze`` for handle callers."""
 
-    def __init__(self, worker: DeploymentHandle, settings: ServiceSettings = ServiceSettings()) -> None:
+    def __init__(self, worker: DeploymentHandle, settings: ServiceSettings) -> None:
         self.worker = worker
         self.settings = settings
         self.library = PoseLibrary.default()

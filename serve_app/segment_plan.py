@@ -54,10 +54,12 @@ def plan_segments(
     """
     if frame_count <= 0:
         return []
-    by_replicas = max(1, replicas) * config.segments_per_replica
+    per_round = max(1, replicas) * config.segments_per_replica
     most = max(1, frame_count // config.min_segment_frames)  # keep segments above the minimum
     least = math.ceil(frame_count / config.max_segment_frames)  # keep them below the maximum
-    count = max(least, min(by_replicas, most))
+    # Whole rounds of one segment per replica, so no replica is left with an extra one.
+    rounds = math.ceil(least / per_round)
+    count = min(rounds * per_round, max(most, least))
     bounds = np.linspace(0, frame_count, count + 1).round().astype(int)
     if keyframes is not None and count > 1:
         targets = np.asarray(keyframes) + config.warmup_frames

@@ -25,6 +25,9 @@ def test_segment_count_follows_replicas_and_length() -> None:
     assert len(plan_segments(100, 8)) == 100 // config.min_segment_frames  # never tiny
     long = plan_segments(18000, 2)
     assert len(long) == 30 and max(s.end - s.start for s in long) <= config.max_segment_frames
+    # 3 segments would leave one replica of 2 with twice the work: whole rounds instead.
+    assert len(plan_segments(1800, 2)) == 4
+    assert len(plan_segments(1800, 4)) == 4
 
 
 def test_warmup_precedes_each_segment_but_the_first() -> None:
