@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -68,6 +69,9 @@ def _analyze(args: argparse.Namespace) -> None:
     library = PoseLibrary.load(args.poses) if args.poses else PoseLibrary.default()
     if not args.video.is_file():
         raise PoseCoreError(f"no such file: {args.video}")
+    # A bad output path should fail now, not after the whole analysis.
+    if args.json and (args.json.is_dir() or not os.access(args.json.parent, os.W_OK)):
+        raise PoseCoreError(f"cannot write the result to {args.json}")
     result = analyze_video(args.video, options, library=library, progress=_ProgressBar())
     text = json.dumps(result, indent=None if args.landmarks else 2)
     if args.json:
