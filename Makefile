@@ -27,8 +27,10 @@ serve: model
 test: model
 	$(PY) -m pytest
 
+# A few minutes; results in benchmarks/results/ (JSON + Markdown).
 bench: model
 	$(PY) benchmarks/single_process.py
+	$(PY) benchmarks/speedup.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed.
 lock:
