@@ -45,8 +45,8 @@ class ServiceSettings:
     max_upload_bytes: int
     max_duration_s: float
     max_pixels: int
-    # PoseWorker's max_replicas: a video is planned for all of them, and its queued
-    # segments are what makes the autoscaler start them.
+    # PoseWorker's max_replicas: an idle service splits a video over all of them, and
+    # its queued segments are what makes the autoscaler start them.
     worker_replicas: int
     plan: PlanConfig
 
@@ -168,7 +168,10 @@ class DanceAnalyzer:
 
         # Where each keyframe falls among the analysed frames: a warm-up may start there.
         keyframes = np.searchsorted(indices, info.keyframe_indices)
-        segments = plan_segments(len(indices), self.settings.worker_replicas, self.settings.plan, keyframes)
+        # Split over the replicas not already busy: a lone video over all of them, but
+        # under load a video stays whole, sparing the per-segment cost (seek, warm-up).
+        idle = max(1, self.settings.worker_replicas - self.metrics.in_flight)
+        segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self.metrics.segments_started(len(segments))
         results = await asyncio.gather(
