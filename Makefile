@@ -31,6 +31,7 @@ test: model
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
+	$(PY) benchmarks/load.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed.
 lock:
