@@ -27,11 +27,12 @@ serve: model
 test: model
 	$(PY) -m pytest
 
-# A few minutes; results in benchmarks/results/ (JSON + Markdown).
+# About 12 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
 	$(PY) benchmarks/load.py
+	$(PY) benchmarks/autoscale_trace.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed.
 lock:
