@@ -4,22 +4,30 @@ Used by the Serve tests and the benchmarks. The cluster is started with ``ray st
 (the path users take), with token auth on and a token of its own (Ray 2.59+ turns
 token auth on for new clusters and keeps the token in ~/.ray; the user's is left
 alone), its own ports and temp dir. The app is deployed with ``serve deploy``.
+
+A cluster may have more nodes on this machine (``ray start --address``, each with its
+own temp dir, as on separate machines). Every node is started in a process session
+of its own, so one node can be removed alone (all its processes killed at once, as
+when a machine is lost) and teardown stops exactly this cluster's processes:
+``ray stop`` would stop every Ray process on the machine, other clusters' too.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -37,6 +45,25 @@ from ray.util.state import list_actors
 ray.init(address="auto", logging_level="ERROR")
 alive = list_actors(filters=[("class_name", "=", f"ServeReplica:dance:{sys.argv[1]}"), ("state", "=", "ALIVE")])
 print(" ".join(sorted(a.name for a in alive)))
+"""
+
+REPLICA_NODES = """
+import json
+import sys
+import ray
+from ray.util.state import list_actors
+
+ray.init(address="auto", logging_level="ERROR")
+alive = list_actors(filters=[("class_name", "=", f"ServeReplica:dance:{sys.argv[1]}"), ("state", "=", "ALIVE")])
+print(json.dumps({a.name: a.node_id for a in alive}))
+"""
+
+NODE_ID = """
+import sys
+import ray
+
+ray.init(address="auto", logging_level="ERROR")
+print(next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeManagerPort"] == int(sys.argv[1])))
 """
 
 
@@ -83,6 +110,62 @@ def serve_config(http_port: int, args: dict | None = None, autoscaling: dict | N
 
 
 @dataclass
+class LocalNode:
+    """One ``ray start`` node on this machine, in a process session of its own."""
+
+    session: int  # the session id of every process of the node
+    temp_dir: Path
+    node_manager_port: int
+    node_id: str = ""
+
+    def processes(self) -> list[int]:
+        """Live (not zombie) processes of the node."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.getsid(int(entry)) == self.session and _state(int(entry)) != "Z":
+                    pids.append(int(entry))
+            except (OSError, IndexError):  # gone meanwhile
+                pass
+        return pids
+
+    def kill(self, timeout_s: float = 30) -> None:
+        """SIGKILL every process of the node, as if its machine was lost; returns once all are gone."""
+        deadline = time.monotonic() + timeout_s
+        while pids := self.processes():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"processes of the node survived SIGKILL: {pids}")
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def start_node(args: list[str], env: dict[str, str], temp_dir: Path, node_manager_port: int) -> LocalNode:
+    """``ray start ARGS`` in a new process session; the node it leaves running."""
+    process = subprocess.Popen([str(BIN / "ray"), "start", *args], env=env, cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    node = LocalNode(session=process.pid, temp_dir=temp_dir, node_manager_port=node_manager_port)
+    try:
+        _, stderr = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        node.kill()
+        raise
+    if process.returncode != 0:
+        node.kill()
+        raise RuntimeError(f"ray start {args[:1]} failed: {stderr[-2000:]}")
+    return node
+
+
+@dataclass
 class ServeCluster:
     """Handles on a running local cluster with the app deployed."""
 
@@ -93,14 +176,43 @@ class ServeCluster:
     temp_dir: Path
     env: dict[str, str]  # what a driver process needs to connect
     config: dict | None = None  # the deployed serve config
+    nodes: list[LocalNode] = field(default_factory=list)  # the head first
 
-    def deploy(self, config: dict) -> None:
-        """``serve deploy`` a config and wait until the app is RUNNING again."""
+    def deploy(self, config: dict, wait: bool = True) -> None:
+        """``serve deploy`` a config and (``wait``) wait until the app is RUNNING again."""
         path = self.temp_dir / "serve_config.yaml"
         path.write_text(yaml.safe_dump(config))
         run([str(BIN / "serve"), "deploy", str(path), "-a", self.dashboard], self.env)
         self.config = config
-        wait_for(lambda: self.app_status() == "RUNNING", 180, "the app to be RUNNING")
+        if wait:
+            wait_for(lambda: self.app_status() == "RUNNING", 180, "the app to be RUNNING")
+
+    def add_node(self, num_cpus: int = 1) -> LocalNode:
+        """Start a worker node on this machine that joins the cluster (``ray start --address``).
+
+        It has its own temp dir (so its own logs), and its Serve proxy its own HTTP port
+        (Serve's per-node override; on separate machines all proxies share one port).
+        """
+        temp_dir = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+        port = free_port()
+        env = dict(self.env, RAY_SERVE_WORKER_PROXY_HTTP_PORT=str(free_port()))
+        node = start_node([f"--address={self.address}", f"--num-cpus={num_cpus}", "--node-ip-address=127.0.0.1",
+                           f"--node-manager-port={port}", "--dashboard-agent-listen-port=0",
+                           f"--temp-dir={temp_dir}", "--disable-usage-stats"], env, temp_dir, port)
+        self.nodes.append(node)
+        return node
+
+    def node_id(self, node: LocalNode) -> str:
+        """Ray's id of one of the cluster's nodes (asked once, from a separate driver)."""
+        if not node.node_id:
+            node.node_id = run([sys.executable, "-c", NODE_ID, str(node.node_manager_port)], self.env).strip()
+        return node.node_id
+
+    def remove_node(self, node: LocalNode) -> None:
+        """Kill every process of a worker node at once, as when its machine is lost."""
+        node.kill()
+        self.nodes.remove(node)
+        shutil.rmtree(node.temp_dir, ignore_errors=True)
 
     def status(self) -> dict:
         out = run([str(BIN / "serve"), "status", "-a", self.dashboard], self.env)
@@ -118,13 +230,28 @@ class ServeCluster:
         """Actor names of the deployment's live replicas, asked from a separate driver."""
         return run([sys.executable, "-c", LIST_REPLICAS, deployment], self.env).split()
 
+    def replica_nodes(self, deployment: str) -> dict[str, str]:
+        """Actor name -> node id of the deployment's live replicas."""
+        return json.loads(run([sys.executable, "-c", REPLICA_NODES, deployment], self.env))
+
+    def serve_log_dirs(self) -> list[Path]:
+        """Every node's Serve log directory (each node has its own temp dir)."""
+        return [node.temp_dir / "session_latest" / "logs" / "serve" for node in self.nodes]
+
 
 @contextmanager
-def local_cluster(num_cpus: int = 2, **config: dict) -> Iterator[ServeCluster]:
-    """A head node with ``num_cpus`` and the app deployed (``config``: see serve_config)."""
+def local_cluster(num_cpus: int = 2, worker_nodes: Sequence[int] = (), env: dict[str, str] | None = None,
+                  **config: dict) -> Iterator[ServeCluster]:
+    """A head node with ``num_cpus`` and the app deployed (``config``: see serve_config).
+
+    ``worker_nodes``: the CPUs of each worker node to add. They join once the ingress
+    runs, so the controller and the ingress are on the head (as when workers join a
+    new cluster); PoseWorker replicas that found no CPU there start on them.
+    ``env``: extra environment for every node and driver.
+    """
     temp_dir = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray puts sockets in it
-    gcs, dashboard, http, metrics = free_port(), free_port(), free_port(), free_port()
-    env = dict(os.environ)
+    gcs, dashboard, http, metrics, node_manager = free_port(), free_port(), free_port(), free_port(), free_port()
+    env = dict(os.environ, **(env or {}))
     env.update(
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(16),
@@ -137,15 +264,32 @@ def local_cluster(num_cpus: int = 2, **config: dict) -> Iterator[ServeCluster]:
         metrics_url=f"http://127.0.0.1:{metrics}/metrics", temp_dir=temp_dir, env=env,
     )
     try:
-        run([str(BIN / "ray"), "start", "--head", f"--num-cpus={num_cpus}", f"--port={gcs}",
-             "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-             f"--metrics-export-port={metrics}", f"--temp-dir={temp_dir}", "--disable-usage-stats"], env)
+        cluster.nodes.append(start_node(
+            ["--head", f"--num-cpus={num_cpus}", f"--port={gcs}", "--node-ip-address=127.0.0.1",
+             f"--node-manager-port={node_manager}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+             f"--metrics-export-port={metrics}", f"--temp-dir={temp_dir}", "--disable-usage-stats"],
+            env, temp_dir, node_manager))
         token = {"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"}
         wait_for(lambda: httpx.get(f"{cluster.dashboard}/api/version", headers=token).status_code == 200,
                  120, "the dashboard")
-        cluster.deploy(serve_config(http, **config))
+        cluster.deploy(serve_config(http, **config), wait=not worker_nodes)
+        if worker_nodes:
+            wait_for(lambda: cluster.running("DanceAnalyzer") == 1, 180, "the ingress to run on the head")
+            for cpus in worker_nodes:
+                cluster.add_node(cpus)
+            wait_for(lambda: cluster.app_status() == "RUNNING", 180, "the app to be RUNNING")
         wait_for(lambda: httpx.get(f"{cluster.url}/healthz").status_code == 200, 120, "/healthz")
         yield cluster
     finally:
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        # This cluster's processes only, workers first: `ray stop` would stop every
+        # Ray cluster on the machine.
+        survivors = []
+        for node in reversed(cluster.nodes):
+            try:
+                node.kill()
+            except TimeoutError as exc:
+                survivors.append(str(exc))
+            shutil.rmtree(node.temp_dir, ignore_errors=True)
         shutil.rmtree(temp_dir, ignore_errors=True)
+        if survivors:
+            raise RuntimeError(f"cluster teardown left processes: {survivors}")
