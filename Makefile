@@ -27,12 +27,13 @@ serve: model
 test: model
 	$(PY) -m pytest
 
-# About 12 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 15 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/autoscale_trace.py
+	$(PY) benchmarks/multinode.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed.
 lock:
