@@ -78,8 +78,8 @@ class VideoInfo:
         """Summary with plain JSON types."""
         return {
             "frame_count": int(self.frame_count),
-            "fps": float(self.fps),
-            "duration_s": float(self.duration_s),
+            "fps": round(float(self.fps), 3),  # an average of PTS steps: 29.999999999999996 -> 30.0
+            "duration_s": round(float(self.duration_s), 4),
             "width": int(self.width),
             "height": int(self.height),
             "rotation": int(self.rotation),
