@@ -215,16 +215,22 @@ class ServeCluster:
         shutil.rmtree(node.temp_dir, ignore_errors=True)
 
     def status(self) -> dict:
-        out = run([str(BIN / "serve"), "status", "-a", self.dashboard], self.env)
-        return (yaml.safe_load(out).get("applications") or {}).get(APP, {})
+        """The app's details from the dashboard's REST API (what `serve status` reads).
+
+        Asked over HTTP, not by running `serve status`: a new Python process per call
+        would take a good share of a core from the benchmarks that poll it.
+        """
+        token = {"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}
+        details = httpx.get(f"{self.dashboard}/api/serve/applications/", headers=token, timeout=30).json()
+        return (details.get("applications") or {}).get(APP, {})
 
     def app_status(self) -> str | None:
         return self.status().get("status")
 
     def running(self, deployment: str = "PoseWorker") -> int:
         """Replicas of ``deployment`` in the RUNNING state."""
-        states = self.status().get("deployments", {}).get(deployment, {}).get("replica_states", {})
-        return states.get("RUNNING", 0)
+        replicas = self.status().get("deployments", {}).get(deployment, {}).get("replicas", [])
+        return sum(replica["state"] == "RUNNING" for replica in replicas)
 
     def replica_names(self, deployment: str) -> list[str]:
         """Actor names of the deployment's live replicas, asked from a separate driver."""
