@@ -131,7 +131,7 @@ def test_worker_node_lost_mid_load(cluster: ServeCluster, client: httpx.Client, 
     # Serve replaces the lost replica; the replacement waits for a free CPU, and there
     # is none: the head's replica holds its only one.
     def replacement_waiting() -> bool:
-        states = cluster.status()["deployments"]["PoseWorker"]["replica_states"]
+        states = cluster.replica_states("PoseWorker")
         return states.get("RUNNING") == 1 and states.get("STARTING") == 1
 
     wait_for(replacement_waiting, 60, "a replacement replica waiting for a CPU")

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -227,10 +228,14 @@ class ServeCluster:
     def app_status(self) -> str | None:
         return self.status().get("status")
 
+    def replica_states(self, deployment: str = "PoseWorker") -> Counter[str]:
+        """How many of the deployment's replicas are in each state (RUNNING, STARTING...)."""
+        replicas = self.status().get("deployments", {}).get(deployment, {}).get("replicas", [])
+        return Counter(replica["state"] for replica in replicas)
+
     def running(self, deployment: str = "PoseWorker") -> int:
         """Replicas of ``deployment`` in the RUNNING state."""
-        replicas = self.status().get("deployments", {}).get(deployment, {}).get("replicas", [])
-        return sum(replica["state"] == "RUNNING" for replica in replicas)
+        return self.replica_states(deployment)["RUNNING"]
 
     def replica_names(self, deployment: str) -> list[str]:
         """Actor names of the deployment's live replicas, asked from a separate driver."""
