@@ -12,7 +12,6 @@ from posecore.landmarker import PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.tracking import build_tracks
 from posecore.video import iter_frames, probe
-from tests.serve.cluster import ServeCluster
 from tests.serve.conftest import CUSTOM_POSE
 
 
