@@ -116,6 +116,7 @@ class DanceAnalyzer:
         self.library = PoseLibrary.default()
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
+        self.segments_in_flight = 0  # across requests: how busy the PoseWorker replicas are
         app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -170,10 +171,10 @@ class DanceAnalyzer:
         keyframes = np.searchsorted(indices, info.keyframe_indices)
         # Split over the replicas not already busy: a lone video over all of them, but
         # under load a video stays whole, sparing the per-segment cost (seek, warm-up).
-        idle = max(1, self.settings.worker_replicas - self.metrics.in_flight)
+        idle = max(1, self.settings.worker_replicas - self.segments_in_flight)
         segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
-        self.metrics.segments_started(len(segments))
+        self._count_in_flight(len(segments))
         results = await asyncio.gather(
             *(self._segment(video_ref, info, indices, s, options.max_people) for s in segments)
         )
@@ -214,4 +215,8 @@ class DanceAnalyzer:
                     logger.warning("segment lost with its replica (attempt %d): %s", attempt, exc)
             raise ApiError("worker_unavailable", "pose replicas kept failing; retry shortly")
         finally:
-            self.metrics.segment_done()
+            self._count_in_flight(-1)
+
+    def _count_in_flight(self, change: int) -> None:
+        self.segments_in_flight += change
+        self.metrics.segments_in_flight.set(self.segments_in_flight)

@@ -28,18 +28,9 @@ class AnalyzerMetrics:
             "dance_rejected_requests", description="Requests answered with an error, by error code.",
             tag_keys=("code",),
         )
-        self.in_flight = 0  # the ingress plans segments by it: see DanceAnalyzer._analyze
 
     def observe(self, stage: str, seconds: float) -> None:
         self.stage_latency.observe(seconds, tags={"stage": stage})
-
-    def segments_started(self, count: int) -> None:
-        self.in_flight += count
-        self.segments_in_flight.set(self.in_flight)
-
-    def segment_done(self) -> None:
-        self.in_flight -= 1
-        self.segments_in_flight.set(self.in_flight)
 
     def reject(self, code: str) -> None:
         self.rejected.inc(tags={"code": code})

@@ -38,16 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 APP = "dance"
 
-LIST_REPLICAS = """
-import sys
-import ray
-from ray.util.state import list_actors
-
-ray.init(address="auto", logging_level="ERROR")
-alive = list_actors(filters=[("class_name", "=", f"ServeReplica:dance:{sys.argv[1]}"), ("state", "=", "ALIVE")])
-print(" ".join(sorted(a.name for a in alive)))
-"""
-
 REPLICA_NODES = """
 import json
 import sys
@@ -239,7 +229,7 @@ class ServeCluster:
 
     def replica_names(self, deployment: str) -> list[str]:
         """Actor names of the deployment's live replicas, asked from a separate driver."""
-        return run([sys.executable, "-c", LIST_REPLICAS, deployment], self.env).split()
+        return sorted(self.replica_nodes(deployment))
 
     def replica_nodes(self, deployment: str) -> dict[str, str]:
         """Actor name -> node id of the deployment's live replicas."""
