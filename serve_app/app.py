@@ -19,6 +19,7 @@ class AppArgs(BaseModel):
     """Application arguments (serve_config.yaml ``args``)."""
 
     max_upload_mb: float = Field(200, gt=0, description="Largest upload accepted.")
+    upload_idle_timeout_s: float = Field(30, gt=0, description="408 when an upload sends nothing for this long.")
     max_duration_s: float = Field(600, gt=0, description="Longest video accepted.")
     max_pixels: int = Field(3840 * 2160, gt=0, description="Largest frame (width x height) accepted.")
     worker_replicas: int = Field(2, ge=1, description="PoseWorker's max_replicas: segments are planned for them.")
@@ -33,6 +34,7 @@ def build_app(raw_args: dict[str, Any]) -> Application:
     args = AppArgs.model_validate(raw_args)
     settings = ServiceSettings(
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        upload_idle_timeout_s=args.upload_idle_timeout_s,
         max_duration_s=args.max_duration_s,
         max_pixels=args.max_pixels,
         worker_replicas=args.worker_replicas,

@@ -20,6 +20,7 @@ logger = logging.getLogger("ray.serve")
 STATUS_BY_CODE = {
     "malformed_request": 400,
     "missing_video": 400,
+    "multiple_videos": 400,
     "empty_upload": 400,
     "upload_too_large": 413,
     "video_too_long": 413,
@@ -36,7 +37,13 @@ STATUS_BY_CODE = {
     "worker_unavailable": 503,
 }
 # Errors FastAPI/Starlette raise themselves, by status.
-HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+HTTP_CODES = {
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "upload_too_large",
+}
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
 
 

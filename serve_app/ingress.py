@@ -8,11 +8,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import ray
-from fastapi import FastAPI, Form, Query, UploadFile
+from fastapi import FastAPI, Form, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
@@ -34,6 +35,8 @@ from serve_app.upload_limit import UploadLimit
 
 logger = logging.getLogger("ray.serve")
 
+T = TypeVar("T")
+
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
 
@@ -43,6 +46,7 @@ class ServiceSettings:
     """Limits and planning knobs, from serve_config.yaml's application args (see app.py)."""
 
     max_upload_bytes: int
+    upload_idle_timeout_s: float
     max_duration_s: float
     max_pixels: int
     # PoseWorker's max_replicas: an idle service splits a video over all of them, and
@@ -94,6 +98,17 @@ app.openapi = _openapi  # type: ignore[method-assign]
 # by value when it is decorated, capturing only the globals that exist by then.
 
 
+async def _all_or_none(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first failure cancels the others: a request that
+    fails (or whose client left, which cancels this) stops holding pose replicas."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op for the finished ones
+
+
 def _options(options: dict[str, Any]) -> AnalysisOptions:
     known = OptionFields.model_fields
     unknown = sorted(set(options) - set(known))
@@ -117,7 +132,9 @@ class DanceAnalyzer:
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
         self.segments_in_flight = 0  # across requests: how busy the PoseWorker replicas are
-        app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+        app.add_middleware(
+            UploadLimit, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.upload_idle_timeout_s
+        )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply ``user_config.poses`` (custom pose definitions) without a restart."""
@@ -128,10 +145,12 @@ class DanceAnalyzer:
 
     @app.post("/analyze", summary="Analyse a dance video")
     async def analyze_upload(
-        self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+        self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
         """Options may come as form fields or query parameters; form fields win."""
         started = time.perf_counter()
+        if len((await request.form()).getlist("video")) > 1:  # parsed once already; cached
+            raise ApiError("multiple_videos", 'send one file in the field "video" per request')
         data = await form.video.read()
         self.metrics.observe("upload", time.perf_counter() - started)
         options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video"})
@@ -175,8 +194,8 @@ class DanceAnalyzer:
         segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self._count_in_flight(len(segments))
-        results = await asyncio.gather(
-            *(self._segment(video_ref, info, indices, s, options.max_people) for s in segments)
+        results = await _all_or_none(
+            [self._segment(video_ref, info, indices, s, options.max_people) for s in segments]
         )
         detections = [d for segment in results for d in segment]
         if not detections:
@@ -207,8 +226,12 @@ class DanceAnalyzer:
         warmup = segment.start - segment.warmup_start
         try:
             for attempt in range(1, SEGMENT_ATTEMPTS + 1):
+                response = self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
                 try:
-                    return await self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
+                    return await response
+                except asyncio.CancelledError:
+                    response.cancel()  # the client left or a sibling failed: free the replica now
+                    raise
                 except BackPressureError as exc:
                     raise ApiError("overloaded", "the service is at capacity; retry shortly") from exc
                 except (RayActorError, ActorDiedError, ActorUnavailableError, DeploymentUnavailableError) as exc:
