@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+import yaml
 
 from serve_app.access import AccessSettings, is_analysis_request
 from serve_app.api_keys import ApiKeyFileError, ApiKeys, key_id, read_keys
@@ -131,3 +132,13 @@ def test_app_args_validate_access_settings() -> None:
     assert access.api_key_file == "/run/secrets/k" and access.max_concurrent_uploads == 3
     assert access.cors_allowed_origins == ("https://app.example.com", "http://localhost:3000")
     assert settings({}).access == AccessSettings()  # all off (32 concurrent analyses) by default
+
+
+def test_serve_config_leaves_room_above_the_upload_limit() -> None:
+    # Requests past the ingress's max_ongoing_requests queue in Serve and never reach
+    # the concurrency limit, so it must sit below that, with room for /healthz.
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "serve_config.yaml").read_text())
+    [app] = config["applications"]
+    [ingress] = [d for d in app["deployments"] if d["name"] == "DanceAnalyzer"]
+    assert app["args"]["max_concurrent_uploads"] + 4 <= ingress["max_ongoing_requests"]
+    assert ingress["backpressure_config"]["retry_after_s"] > 0  # Serve's own 503 says when, too
