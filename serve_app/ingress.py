@@ -7,8 +7,8 @@ out to PoseWorker replicas, stitch what comes back and aggregate it with posecor
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
@@ -28,10 +28,11 @@ from posecore.pose_library import PoseLibrary
 from posecore.result import RunInfo, build_result
 from posecore.smoothing import Smoothing
 from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
+from serve_app.access import AccessSettings
 from serve_app.http_errors import ApiError, install_error_handlers
+from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
-from serve_app.upload_limit import UploadLimit
 
 logger = logging.getLogger("ray.serve")
 
@@ -53,6 +54,7 @@ class ServiceSettings:
     # its queued segments are what makes the autoscaler start them.
     worker_replicas: int
     plan: PlanConfig
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def limits(self) -> VideoLimits:
@@ -132,9 +134,8 @@ class DanceAnalyzer:
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
         self.segments_in_flight = 0  # across requests: how busy the PoseWorker replicas are
-        app.add_middleware(
-            UploadLimit, max_bytes=settings.max_upload_bytes, idle_timeout_s=settings.upload_idle_timeout_s
-        )
+        install_middleware(app, settings.access, settings.max_upload_bytes, settings.upload_idle_timeout_s,
+                           on_reject=self.metrics.reject)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply ``user_config.poses`` (custom pose definitions) without a restart."""
