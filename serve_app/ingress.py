@@ -5,6 +5,7 @@ out to PoseWorker replicas, stitch what comes back and aggregate it with posecor
 """
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -50,7 +51,7 @@ PAGE_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css
 # Everything the page loads comes from this app: no CDN, works offline.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "media-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -218,10 +219,10 @@ class DanceAnalyzer:
         data = await form.video.read()
         self.metrics.observe("upload", time.perf_counter() - started)
         options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video", "poses"})
-        if isinstance(form.poses, UploadFile):
-            options["poses"] = await form.poses.read()
-        elif form.poses is not None:
+        if isinstance(form.poses, str):
             options["poses"] = form.poses
+        elif form.poses is not None:  # a file part (Starlette's UploadFile, not FastAPI's subclass)
+            options["poses"] = await form.poses.read()
         return data, options
 
     async def _stream_events(self, analysis: asyncio.Future, events: asyncio.Queue, first: dict) -> AsyncIterator[bytes]:
@@ -311,8 +312,9 @@ class DanceAnalyzer:
         ]
         if progress:  # segments done out of planned, for the streaming route
             progress(0, len(tasks))
+            finished = itertools.count(1)
             for task in tasks:
-                task.add_done_callback(lambda _: progress(sum(t.done() for t in tasks), len(tasks)))
+                task.add_done_callback(lambda _: progress(next(finished), len(tasks)))
         results = await asyncio.gather(*tasks)
         detections = [d for segment in results for d in segment]
         if not detections:
