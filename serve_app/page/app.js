@@ -455,8 +455,10 @@ function poseBar(dancer, pose, duration) {
   const bar = document.createElement("button");
   bar.type = "button";
   bar.className = `bar ${MOVEMENTS.has(pose.name) ? "movement" : "pose"}`;
+  // A segment ends one frame (or sampling step) after its last frame: may pass the video's end.
+  const end = Math.min(pose.end_s, duration);
   bar.style.left = `${(100 * pose.start_s) / duration}%`;
-  bar.style.width = `${(100 * (pose.end_s - pose.start_s)) / duration}%`;
+  bar.style.width = `${(100 * Math.max(0, end - pose.start_s)) / duration}%`;
   bar.style.background = state.poseColours.get(pose.name);
   bar.textContent = MOVEMENTS.has(pose.name) ? "" : pose.name;
   const times = `${formatTime(pose.start_s)} to ${formatTime(pose.end_s)}`;

@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
+from tests.media import write_video
+from tests.photos import real_photo
 from tests.serve.cluster import ServeCluster
 
 CHROMIUM = Path("/usr/bin/chromium")
 ANALYSIS_TIMEOUT_MS = 180_000
-DANCER_1 = "#ff3b30"  # app.js DANCER_COLOURS[0]
+DANCER_1, DANCER_2 = "#ff3b30", "#34c759"  # app.js DANCER_COLOURS
 LEFT_HIP = 23
 
 # Pixels of the skeleton canvas within a tolerance of a colour.
@@ -47,6 +50,12 @@ SEEK = """(t) => new Promise((resolve) => {
   video.currentTime = t;
 })"""
 DOWNLOAD = "async (id) => (await fetch(document.getElementById(id).href)).text()"
+# Timeline bars sticking out of their lane.
+BARS_OUTSIDE = """() => [...document.querySelectorAll(".bar")].filter((bar) => {
+  const lane = bar.parentElement.getBoundingClientRect();
+  const box = bar.getBoundingClientRect();
+  return box.left < lane.left - 1 || box.right > lane.right + 1;
+}).length"""
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +125,8 @@ def test_analyse_a_video_in_the_browser(page: Any, person_video: bytes, tmp_path
     bars = page.locator(".bar.pose")
     assert bars.count() == len(segments) >= 1
     assert [bars.nth(i).get_attribute("data-pose") for i in range(bars.count())] == [s["name"] for s in segments]
+    assert page.evaluate(BARS_OUTSIDE) == 0
+    assert bars.first.evaluate("bar => getComputedStyle(bar).color") == "rgb(17, 17, 17)"  # dark on light
 
     # The skeleton of dancer 1, drawn at a frame where they were detected, where their landmarks are.
     frame = [f for f in result["frames"] if f["people"]][len(result["frames"]) // 2]
@@ -181,3 +192,30 @@ def test_page_explains_api_errors(page: Any, person_video: bytes, tmp_path: Path
     assert "The pose file is not valid." in text and "colour" in text  # the server's detail, too
     assert page.is_hidden("#results")
     page.screenshot(path=tmp_path / "error.png", full_page=True)
+
+
+def test_two_dancers_get_their_own_lane_and_colour(page: Any, tmp_path: Path) -> None:
+    """The man from bus.jpg beside his mirror image: two skeletons, two colours, two lanes."""
+    bus = real_photo("bus.jpg")
+    frames = []
+    for i in range(20):
+        man = bus[330:930, 10 + 2 * i : 250 + 2 * i]
+        frames.append(np.hstack([man, man[:, ::-1]]))
+    video = write_video(tmp_path / "pair.mp4", frames, fps=15)
+    page.set_input_files("#video-input", video)
+    page.fill("#max-people", "2")
+    page.fill("#sample-fps", "5")
+    page.click("#analyse-button")
+    page.wait_for_selector("#results:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
+    page.wait_for_function("document.getElementById('video').readyState >= 2")
+    result = json.loads(page.evaluate(DOWNLOAD, "download-json"))
+    assert result["analysis"]["frames_analyzed"] == 7  # 0, 0.2, ... 1.2 s of a 1.33 s clip
+    assert [d["id"] for d in result["dancers"]] == [1, 2]
+    assert page.locator(".lane").count() == 2
+    assert page.locator(".lane").nth(1).get_attribute("aria-label") == "Dancer 2"
+    assert page.evaluate(BARS_OUTSIDE) == 0  # the last segment ends a sampling step after 1.2 s
+    frame = next(f for f in result["frames"] if len(f["people"]) == 2)
+    page.evaluate(SEEK, frame["t_s"])
+    page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
+    assert page.evaluate(COUNT_PIXELS, DANCER_1) > 200 and page.evaluate(COUNT_PIXELS, DANCER_2) > 200
+    page.screenshot(path=tmp_path / "pair.png", full_page=True)
