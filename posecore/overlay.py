@@ -30,7 +30,10 @@ SKELETON = (
     (27, 29), (28, 30), (29, 31), (30, 32), (27, 31), (28, 32),
 )  # fmt: skip
 # One RGB colour per dancer id, id 1 first (the page's DANCER_COLOURS).
-DANCER_COLOURS = ((255, 59, 48), (52, 199, 89), (47, 123, 255), (255, 159, 10), (191, 90, 242), (0, 199, 230))
+DANCER_COLOURS = (
+    (255, 59, 48), (52, 199, 89), (47, 123, 255), (255, 159, 10), (191, 90, 242),
+    (0, 199, 230), (255, 214, 10), (255, 106, 193), (172, 142, 104), (255, 255, 255),
+)  # fmt: skip
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _CLOCK = Fraction(1, 90_000)  # a fine time base: frames keep their own presentation times
 

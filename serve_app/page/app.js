@@ -24,7 +24,9 @@ const SKELETON = [
 ];
 
 // One colour per dancer id (the CLI's --overlay uses the same, posecore/overlay.py).
-const DANCER_COLOURS = ["#ff3b30", "#34c759", "#2f7bff", "#ff9f0a", "#bf5af2", "#00c7e6"];
+const DANCER_COLOURS = [
+  "#ff3b30", "#34c759", "#2f7bff", "#ff9f0a", "#bf5af2", "#00c7e6", "#ffd60a", "#ff6ac1", "#ac8e68", "#ffffff",
+];
 // Pose bars: light colours, so their dark labels keep a high contrast.
 const POSE_COLOURS = [
   "#f4a261", "#8ecae6", "#90be6d", "#f9c74f", "#cdb4db", "#ffafcc",
@@ -311,8 +313,8 @@ function buildDancerLegend(result) {
   legend.replaceChildren();
   result.dancers.forEach((dancer) => {
     const item = document.createElement("li");
-    item.append(swatch(dancerColour(dancer.id)),
-                `Dancer ${dancer.id} (seen in ${Math.round(dancer.coverage * 100)}% of frames)`);
+    const seen = dancer.coverage > 0 && dancer.coverage < 0.005 ? "<1" : Math.round(dancer.coverage * 100);
+    item.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id} (seen in ${seen}% of frames)`);
     legend.append(item);
   });
   if (!result.dancers.length) {

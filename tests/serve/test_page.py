@@ -17,9 +17,11 @@ import httpx
 import numpy as np
 import pytest
 
+from posecore.angles import LANDMARK_NAMES
+from posecore.overlay import DANCER_COLOURS, SKELETON
 from tests.media import write_video
 from tests.photos import real_photo
-from tests.serve.cluster import ServeCluster
+from tests.serve.cluster import ROOT, ServeCluster
 
 CHROMIUM = Path("/usr/bin/chromium")
 ANALYSIS_TIMEOUT_MS = 180_000
@@ -89,6 +91,23 @@ def page(browser: Any, serve_cluster: ServeCluster) -> Iterator[Any]:
     assert not errors, errors
     off_site = [url for url in requests if not url.startswith((serve_cluster.url, "blob:", "data:"))]
     assert not off_site, off_site
+
+
+def js_array(script: str, name: str) -> str:
+    """The text of ``const NAME = [...];`` in ``script``."""
+    match = re.search(rf"const {name} = \[(.*?)\];", script, re.S)
+    assert match, name
+    return match.group(1)
+
+
+def test_page_script_agrees_with_posecore() -> None:
+    """The page draws what the CLI's overlay draws: same landmarks, bones and dancer colours."""
+    script = (ROOT / "serve_app" / "page" / "app.js").read_text()
+    assert tuple(re.findall(r'"(\w+)"', js_array(script, "LANDMARK_NAMES"))) == LANDMARK_NAMES
+    bones = re.findall(r"\[(\d+), (\d+)\]", js_array(script, "SKELETON"))
+    assert tuple((int(a), int(b)) for a, b in bones) == SKELETON
+    colours = re.findall(r'"#(\w{6})"', js_array(script, "DANCER_COLOURS"))
+    assert [tuple(bytes.fromhex(c)) for c in colours] == list(DANCER_COLOURS)
 
 
 def test_page_files_are_served_by_the_app(client: httpx.Client) -> None:
