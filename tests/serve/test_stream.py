@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
+
+from serve_app.http_errors import ApiError
+from serve_app.ingress import DanceAnalyzer
 
 # A pose every upright person with a visible left arm matches, above every built-in pose.
 ANY_LEFT_ARM = "any_left_arm:\n  priority: 100\n  rules: {arm_elevation_left: [0, 180]}\n"
@@ -66,3 +70,35 @@ def test_bad_poses_option_is_a_422(client: httpx.Client, person_video: bytes) ->
         assert response.status_code == 422, response.text
         error = response.json()["error"]
         assert error["code"] == "invalid_pose_library" and error["message"]
+
+
+def test_an_error_after_streaming_started_is_the_last_event() -> None:
+    """In process: once progress was sent, a failure (here a lost worker pool) ends the stream as an event."""
+    stream_of = DanceAnalyzer.func_or_class._stream_events
+
+    async def run() -> list[dict]:
+        events: asyncio.Queue[dict] = asyncio.Queue()
+
+        async def analysis() -> dict:
+            events.put_nowait({"event": "progress", "segments_done": 1, "segments_total": 2})
+            await asyncio.sleep(0.01)
+            raise ApiError("worker_unavailable", "pose replicas kept failing; retry shortly")
+
+        first = {"event": "progress", "segments_done": 0, "segments_total": 2}
+        task = asyncio.ensure_future(analysis())
+        return [json.loads(line) async for line in stream_of(None, task, events, first)]
+
+    lines = asyncio.run(run())
+    assert [(e["event"], e.get("segments_done")) for e in lines] == [("progress", 0), ("progress", 1), ("error", None)]
+    assert lines[-1]["error"] == {"code": "worker_unavailable", "message": "pose replicas kept failing; retry shortly"}
+
+
+def test_a_client_leaving_mid_stream_leaves_the_service_healthy(
+    client: httpx.Client, long_person_video: bytes, person_video: bytes
+) -> None:
+    with client.stream("POST", "/analyze/stream", files={"video": ("clip.mp4", long_person_video)}) as response:
+        first = json.loads(next(response.iter_lines()))
+        assert first["event"] == "progress" and first["segments_done"] == 0
+    # Gone after the first event; the next request is served normally.
+    response = client.post("/analyze", files={"video": ("a.mp4", person_video)}, timeout=120)
+    assert response.status_code == 200 and response.json()["dancers"]
