@@ -18,12 +18,12 @@ import numpy as np
 import ray
 from fastapi import FastAPI, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from starlette.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
+from starlette.exceptions import HTTPException
 
 from posecore.errors import EmptyVideo, InvalidOptions, PoseCoreError
 from posecore.landmarker import FrameDetections
@@ -205,8 +205,13 @@ class DanceAnalyzer:
 
         analysis = asyncio.ensure_future(self._analyze_counted(data, options, progress))
         first = asyncio.ensure_future(events.get())
-        await asyncio.wait({analysis, first}, return_when=asyncio.FIRST_COMPLETED)
-        if not first.done():  # failed (or finished) before planning: a plain response
+        try:
+            await asyncio.wait({analysis, first}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the client left before the analysis was planned
+            analysis.cancel()
+            first.cancel()
+            raise
+        if not first.done():  # failed before planning (invalid input): the plain 4xx JSON error
             first.cancel()
             return await analysis
         return StreamingResponse(
