@@ -9,14 +9,14 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import ray
-from fastapi import FastAPI, Form, Query, UploadFile
+from fastapi import FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
@@ -33,12 +33,15 @@ from posecore.pose_library import PoseLibrary
 from posecore.result import RunInfo, build_result
 from posecore.smoothing import Smoothing
 from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
+from serve_app.access import AccessSettings
 from serve_app.http_errors import ApiError, install_error_handlers
+from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
-from serve_app.upload_limit import UploadLimit
 
 logger = logging.getLogger("ray.serve")
+
+T = TypeVar("T")
 
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
@@ -60,12 +63,14 @@ class ServiceSettings:
     """Limits and planning knobs, from serve_config.yaml's application args (see app.py)."""
 
     max_upload_bytes: int
+    upload_idle_timeout_s: float
     max_duration_s: float
     max_pixels: int
     # PoseWorker's max_replicas: an idle service splits a video over all of them, and
     # its queued segments are what makes the autoscaler start them.
     worker_replicas: int
     plan: PlanConfig
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def limits(self) -> VideoLimits:
@@ -119,6 +124,24 @@ app.openapi = _openapi  # type: ignore[method-assign]
 # by value when it is decorated, capturing only the globals that exist by then.
 
 
+async def _all_or_none(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first failure cancels the others: a request that
+    fails (or whose client left, which cancels this) stops holding pose replicas."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op for the finished ones
+
+
+async def _reported(coroutine: Coroutine[Any, Any, T], report: Callable[[], None]) -> T:
+    """``coroutine``'s result, calling ``report`` once it has succeeded."""
+    result = await coroutine
+    report()
+    return result
+
+
 def _options(options: dict[str, Any]) -> AnalysisOptions:
     known = OptionFields.model_fields
     unknown = sorted(set(options) - set(known))
@@ -163,7 +186,8 @@ class DanceAnalyzer:
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
         self.segments_in_flight = 0  # across requests: how busy the PoseWorker replicas are
-        app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+        install_middleware(app, settings.access, settings.max_upload_bytes, settings.upload_idle_timeout_s,
+                           on_reject=self.metrics.reject)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply ``user_config.poses`` (custom pose definitions) without a restart."""
@@ -174,10 +198,10 @@ class DanceAnalyzer:
 
     @app.post("/analyze", summary="Analyse a dance video")
     async def analyze_upload(
-        self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+        self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
         """Options may come as form fields or query parameters; form fields win."""
-        data, options = await self._read_request(form, query)
+        data, options = await self._read_request(request, form, query)
         return await self.analyze(data, **options)
 
     @app.post(
@@ -188,7 +212,7 @@ class DanceAnalyzer:
                          "description": "NDJSON events: progress..., then one result or error."}},
     )
     async def analyze_upload_stream(
-        self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+        self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> Response:
         """Like ``POST /analyze``, answered with one JSON object a line (NDJSON):
         ``{"event": "progress", "segments_done", "segments_total"}`` once the video is
@@ -197,7 +221,7 @@ class DanceAnalyzer:
         the analysis starts (bad options, not a video, over a limit) gets the usual
         4xx JSON error instead of a stream.
         """
-        data, options = await self._read_request(form, query)
+        data, options = await self._read_request(request, form, query)
         events: asyncio.Queue[dict] = asyncio.Queue()
 
         def progress(done: int, total: int) -> None:
@@ -218,9 +242,13 @@ class DanceAnalyzer:
             self._stream_events(analysis, events, first.result()), media_type="application/x-ndjson"
         )
 
-    async def _read_request(self, form: UploadForm, query: OptionFields) -> tuple[bytes, dict[str, Any]]:
+    async def _read_request(
+        self, request: Request, form: UploadForm, query: OptionFields
+    ) -> tuple[bytes, dict[str, Any]]:
         """The upload's bytes and the options (form fields win over query parameters)."""
         started = time.perf_counter()
+        if len((await request.form()).getlist("video")) > 1:  # parsed once already; cached
+            raise ApiError("multiple_videos", 'send one file in the field "video" per request')
         data = await form.video.read()
         self.metrics.observe("upload", time.perf_counter() - started)
         options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video", "poses"})
@@ -312,15 +340,12 @@ class DanceAnalyzer:
         segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self._count_in_flight(len(segments))
-        tasks = [
-            asyncio.ensure_future(self._segment(video_ref, info, indices, s, options.max_people)) for s in segments
-        ]
+        runs = [self._segment(video_ref, info, indices, s, options.max_people) for s in segments]
         if progress:  # segments done out of planned, for the streaming route
-            progress(0, len(tasks))
+            progress(0, len(runs))
             finished = itertools.count(1)
-            for task in tasks:
-                task.add_done_callback(lambda _: progress(next(finished), len(tasks)))
-        results = await asyncio.gather(*tasks)
+            runs = [_reported(run, lambda: progress(next(finished), len(segments))) for run in runs]
+        results = await _all_or_none(runs)
         detections = [d for segment in results for d in segment]
         if not detections:
             raise EmptyVideo("no frame of the video could be decoded")
@@ -350,8 +375,12 @@ class DanceAnalyzer:
         warmup = segment.start - segment.warmup_start
         try:
             for attempt in range(1, SEGMENT_ATTEMPTS + 1):
+                response = self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
                 try:
-                    return await self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
+                    return await response
+                except asyncio.CancelledError:
+                    response.cancel()  # the client left or a sibling failed: free the replica now
+                    raise
                 except BackPressureError as exc:
                     raise ApiError("overloaded", "the service is at capacity; retry shortly") from exc
                 except (RayActorError, ActorDiedError, ActorUnavailableError, DeploymentUnavailableError) as exc:

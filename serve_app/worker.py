@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+
 import numpy as np
 import ray
 from ray import serve
@@ -10,6 +14,8 @@ from posecore.analysis import detect_frames
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.video import VideoInfo
+
+logger = logging.getLogger("ray.serve")
 
 
 @serve.deployment  # scaling, CPUs and health-check timing live in serve_config.yaml
@@ -23,7 +29,7 @@ class PoseWorker:
         self._probe_image = np.zeros((64, 64, 3), dtype=np.uint8)
         self.check_health()  # fail the replica's start, not its first request
 
-    def analyze_segment(
+    async def analyze_segment(
         self,
         video: list[ray.ObjectRef],
         info: VideoInfo,
@@ -35,13 +41,29 @@ class PoseWorker:
 
         ``video`` wraps the upload's object-store reference in a list so that Ray hands
         the reference over instead of resolving (and copying) it at call time.
+        Cancelling the call (its client left) stops the work within a frame.
         """
-        data = ray.get(video[0])
-        with PoseModel(self.model_path, max_people=max_people) as model:
-            detections = list(detect_frames(memoryview(data), info, indices, model))
+        data = await video[0]
+        stop = threading.Event()
+        try:
+            detections = await asyncio.to_thread(self._detect, data, info, indices, max_people, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
         first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode
-        reported = [d for d in detections if d.index >= first]
-        return reported
+        return [d for d in detections if d.index >= first]
+
+    def _detect(
+        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, max_people: int, stop: threading.Event
+    ) -> list[FrameDetections]:
+        detections = []
+        with PoseModel(self.model_path, max_people=max_people) as model:
+            for detection in detect_frames(memoryview(data), info, indices, model):
+                if stop.is_set():
+                    logger.info("segment cancelled after %d of %d frames", len(detections), len(indices))
+                    break
+                detections.append(detection)
+        return detections
 
     def check_health(self) -> None:
         """Prove the landmarker loads and runs, on a tiny blank frame."""

@@ -40,6 +40,10 @@ const MIN_VISIBILITY = 0.5; // as posecore: less visible landmarks are not drawn
 const ERROR_MESSAGES = {
   malformed_request: "The service could not read the request.",
   missing_video: "Choose a video file to analyse.",
+  multiple_videos: "Send one video at a time.",
+  cors_rejected: "The service does not accept requests from this page's address.",
+  unauthorized: "The service needs a valid API key: enter it under Options.",
+  rate_limited: "Too many analyses in a short time.",
   empty_upload: "The chosen file is empty.",
   upload_too_large: "The file is larger than the service accepts.",
   video_too_long: "The video is longer than the service accepts; trim it and try again.",
@@ -117,12 +121,12 @@ function onSubmit(event) {
   if (poses) {
     form.append("poses", poses, poses.name);
   }
-  send(form, video);
+  send(form, video, $("api-key").value.trim());
 }
 
 // XMLHttpRequest, not fetch: only it reports upload progress. The response is read as
 // it arrives: one JSON event a line.
-function send(form, video) {
+function send(form, video, apiKey) {
   hideError();
   $("results").hidden = true;
   $("progress").hidden = false;
@@ -175,6 +179,9 @@ function send(form, video) {
     setBusy(false);
   });
   xhr.open("POST", "/analyze/stream");
+  if (apiKey) {
+    xhr.setRequestHeader("Authorization", `Bearer ${apiKey}`);
+  }
   xhr.send(form);
 }
 

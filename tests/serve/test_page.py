@@ -1,8 +1,8 @@
 """The web page at ``/``, used as a person would: in Debian's Chromium, headless, driven
 by Playwright, against the real service on its local Ray cluster.
 
-Skips (with the reason) where /usr/bin/chromium is not installed or cannot start;
-``make test`` installs it with apt-get when it can.
+Skips (with the reason) where /usr/bin/chromium is not installed or cannot start
+(the ``browser`` fixture, conftest.py); ``make test`` installs it with apt-get when it can.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from tests.media import write_video
 from tests.photos import real_photo
 from tests.serve.cluster import ROOT, ServeCluster
 
-CHROMIUM = Path("/usr/bin/chromium")
 ANALYSIS_TIMEOUT_MS = 180_000
 DANCER_1, DANCER_2 = "#ff3b30", "#34c759"  # app.js DANCER_COLOURS
 LEFT_HIP = 23
@@ -58,23 +57,6 @@ BARS_OUTSIDE = """() => [...document.querySelectorAll(".bar")].filter((bar) => {
   const box = bar.getBoundingClientRect();
   return box.left < lane.left - 1 || box.right > lane.right + 1;
 }).length"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (make test installs Debian's chromium when run as root with apt-get)")
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (it is in requirements-test.lock)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        except Error as exc:
-            pytest.skip(f"{CHROMIUM} cannot start: {str(exc).splitlines()[0]}")
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
