@@ -6,7 +6,7 @@ import numpy as np
 import ray
 from ray import serve
 
-from posecore.analysis import detect_frames
+from posecore.analysis import detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.video import VideoInfo
@@ -37,11 +37,7 @@ class PoseWorker:
         the reference over instead of resolving (and copying) it at call time.
         """
         data = ray.get(video[0])
-        with PoseModel(self.model_path, max_people=max_people) as model:
-            detections = list(detect_frames(memoryview(data), info, indices, model))
-        first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode
-        reported = [d for d in detections if d.index >= first]
-        return reported
+        return detect_segment(memoryview(data), info, indices, warmup, self.model_path, max_people)
 
     def check_health(self) -> None:
         """Prove the landmarker loads and runs, on a tiny blank frame."""
