@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
+from tests.fuzzing import fuzz_examples
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
+PROPERTY_SETTINGS = settings(max_examples=fuzz_examples(300), deadline=None)
 
 
 @st.composite
