@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from posecore.errors import PoseCoreError
@@ -37,7 +38,27 @@ STATUS_BY_CODE = {
 }
 # Errors FastAPI/Starlette raise themselves, by status.
 HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+_HTTP_CODE_STATUS = {code: status for status, code in HTTP_CODES.items()}
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
+
+
+class ErrorDetail(BaseModel):
+    code: str  # stable, machine-readable: a key of STATUS_BY_CODE or HTTP_CODES
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict[int, dict]:
+    """FastAPI ``responses=`` for these statuses, all with the error body (OpenAPI docs)."""
+    codes = {status: sorted(c for c, s in (STATUS_BY_CODE | _HTTP_CODE_STATUS).items() if s == status)
+             for status in statuses}
+    return {status: {"model": ErrorBody, "description": "Error: " + ", ".join(codes[status])}
+            for status in statuses}
 
 
 class ApiError(Exception):

@@ -27,7 +27,7 @@ from posecore.pose_library import PoseLibrary
 from posecore.result import RunInfo, build_result
 from posecore.smoothing import Smoothing
 from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
-from serve_app.http_errors import ApiError, install_error_handlers
+from serve_app.http_errors import ApiError, documented_errors, install_error_handlers
 from serve_app.metrics import AnalyzerMetrics
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
 from serve_app.upload_limit import UploadLimit
@@ -126,7 +126,7 @@ class DanceAnalyzer:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    @app.post("/analyze", summary="Analyse a dance video")
+    @app.post("/analyze", summary="Analyse a dance video", responses=documented_errors(400, 408, 413, 415, 422, 503))
     async def analyze_upload(
         self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
