@@ -14,9 +14,9 @@ from __future__ import annotations
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from serve_app.http_errors import STATUS_BY_CODE
