@@ -52,9 +52,11 @@ COPY posecore posecore
 COPY serve_app serve_app
 COPY serve_config.yaml serve_config.yaml
 # serve_config.yaml binds Serve to 127.0.0.1, right on one machine; in a container
-# it must listen on 0.0.0.0. Derived from that one file, nothing else changed
-# (the same rewrite as cluster.yaml's; tests/deploy checks both).
-RUN python -c "import yaml; c = yaml.safe_load(open('serve_config.yaml')); c['http_options']['host'] = '0.0.0.0'; open('serve_config.public.yaml', 'w').write(yaml.safe_dump(c, sort_keys=False))"
+# it must listen on 0.0.0.0, and a public API needs its keys: /analyze requires a
+# key from /run/secrets/dance_api_keys (mount it: README "Docker"; without it the
+# app does not start). Derived from that one file, nothing else changed (the same
+# rewrite as cluster.yaml's; tests/deploy checks both).
+RUN python -c "import sys, yaml; c = yaml.safe_load(open('serve_config.yaml')); c['http_options']['host'] = '0.0.0.0'; c['applications'][0]['args']['api_key_file'] = sys.argv[1]; open('serve_config.public.yaml', 'w').write(yaml.safe_dump(c, sort_keys=False))" /run/secrets/dance_api_keys
 # The code is read-only, root-owned; the app user writes only to its home (Ray's
 # auth token, ~/.ray) and /tmp (Ray's session and logs: /tmp/ray/session_latest/logs).
 ENV PYTHONPATH=/app \

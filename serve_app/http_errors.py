@@ -20,8 +20,11 @@ logger = logging.getLogger("ray.serve")
 
 STATUS_BY_CODE = {
     "malformed_request": 400,
+    "cors_rejected": 400,
     "missing_video": 400,
+    "multiple_videos": 400,
     "empty_upload": 400,
+    "unauthorized": 401,
     "upload_too_large": 413,
     "video_too_long": 413,
     "too_many_pixels": 413,
@@ -32,12 +35,19 @@ STATUS_BY_CODE = {
     "no_video_stream": 422,
     "no_frames": 422,
     "request_timeout": 408,
+    "rate_limited": 429,
     "overloaded": 503,
     "model_unavailable": 503,
     "worker_unavailable": 503,
 }
 # Errors FastAPI/Starlette raise themselves, by status.
-HTTP_CODES = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed", 413: "upload_too_large"}
+HTTP_CODES = {
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "upload_too_large",
+}
 _HTTP_CODE_STATUS = {code: status for status, code in HTTP_CODES.items()}
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
 
@@ -70,11 +80,12 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(code: str, message: str) -> JSONResponse:
-    """The JSON error body with its status (and ``Retry-After`` on 503)."""
+def error_response(code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error body with its status (and ``Retry-After`` on 503), plus ``headers``."""
     status = STATUS_BY_CODE.get(code, 500)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    all_headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else {}
+    all_headers.update(headers or {})
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=all_headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

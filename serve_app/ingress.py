@@ -7,12 +7,13 @@ out to PoseWorker replicas, stitch what comes back and aggregate it with posecor
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import ray
-from fastapi import FastAPI, Form, Query, UploadFile
+from fastapi import FastAPI, Form, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
@@ -27,12 +28,15 @@ from posecore.pose_library import PoseLibrary
 from posecore.result import RunInfo, build_result
 from posecore.smoothing import Smoothing
 from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
+from serve_app.access import AccessSettings
 from serve_app.http_errors import ApiError, documented_errors, install_error_handlers
+from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
-from serve_app.upload_limit import UploadLimit
 
 logger = logging.getLogger("ray.serve")
+
+T = TypeVar("T")
 
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
@@ -43,12 +47,14 @@ class ServiceSettings:
     """Limits and planning knobs, from serve_config.yaml's application args (see app.py)."""
 
     max_upload_bytes: int
+    upload_idle_timeout_s: float
     max_duration_s: float
     max_pixels: int
     # PoseWorker's max_replicas: an idle service splits a video over all of them, and
     # its queued segments are what makes the autoscaler start them.
     worker_replicas: int
     plan: PlanConfig
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def limits(self) -> VideoLimits:
@@ -94,6 +100,17 @@ app.openapi = _openapi  # type: ignore[method-assign]
 # by value when it is decorated, capturing only the globals that exist by then.
 
 
+async def _all_or_none(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like ``asyncio.gather``, but the first failure cancels the others: a request that
+    fails (or whose client left, which cancels this) stops holding pose replicas."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op for the finished ones
+
+
 def _options(options: dict[str, Any]) -> AnalysisOptions:
     known = OptionFields.model_fields
     unknown = sorted(set(options) - set(known))
@@ -117,7 +134,8 @@ class DanceAnalyzer:
         self.model_name = resolve_model_path(build=False).name  # what the workers load
         self.metrics = AnalyzerMetrics()
         self.segments_in_flight = 0  # across requests: how busy the PoseWorker replicas are
-        app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+        install_middleware(app, settings.access, settings.max_upload_bytes, settings.upload_idle_timeout_s,
+                           on_reject=self.metrics.reject)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Apply ``user_config.poses`` (custom pose definitions) without a restart."""
@@ -126,12 +144,15 @@ class DanceAnalyzer:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    @app.post("/analyze", summary="Analyse a dance video", responses=documented_errors(400, 408, 413, 415, 422, 503))
+    @app.post("/analyze", summary="Analyse a dance video",
+              responses=documented_errors(400, 401, 408, 413, 415, 422, 429, 503))
     async def analyze_upload(
-        self, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+        self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
         """Options may come as form fields or query parameters; form fields win."""
         started = time.perf_counter()
+        if len((await request.form()).getlist("video")) > 1:  # parsed once already; cached
+            raise ApiError("multiple_videos", 'send one file in the field "video" per request')
         data = await form.video.read()
         self.metrics.observe("upload", time.perf_counter() - started)
         options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video"})
@@ -175,8 +196,8 @@ class DanceAnalyzer:
         segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self._count_in_flight(len(segments))
-        results = await asyncio.gather(
-            *(self._segment(video_ref, info, indices, s, options.max_people) for s in segments)
+        results = await _all_or_none(
+            [self._segment(video_ref, info, indices, s, options.max_people) for s in segments]
         )
         detections = [d for segment in results for d in segment]
         if not detections:
@@ -207,8 +228,12 @@ class DanceAnalyzer:
         warmup = segment.start - segment.warmup_start
         try:
             for attempt in range(1, SEGMENT_ATTEMPTS + 1):
+                response = self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
                 try:
-                    return await self.worker.analyze_segment.remote([video_ref], info, frames, warmup, max_people)
+                    return await response
+                except asyncio.CancelledError:
+                    response.cancel()  # the client left or a sibling failed: free the replica now
+                    raise
                 except BackPressureError as exc:
                     raise ApiError("overloaded", "the service is at capacity; retry shortly") from exc
                 except (RayActorError, ActorDiedError, ActorUnavailableError, DeploymentUnavailableError) as exc:

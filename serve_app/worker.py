@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+
 import numpy as np
 import ray
 from ray import serve
@@ -10,6 +14,8 @@ from posecore.analysis import detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.video import VideoInfo
+
+logger = logging.getLogger("ray.serve")
 
 
 @serve.deployment  # scaling, CPUs and health-check timing live in serve_config.yaml
@@ -23,7 +29,7 @@ class PoseWorker:
         self._probe_image = np.zeros((64, 64, 3), dtype=np.uint8)
         self.check_health()  # fail the replica's start, not its first request
 
-    def analyze_segment(
+    async def analyze_segment(
         self,
         video: list[ray.ObjectRef],
         info: VideoInfo,
@@ -35,9 +41,26 @@ class PoseWorker:
 
         ``video`` wraps the upload's object-store reference in a list so that Ray hands
         the reference over instead of resolving (and copying) it at call time.
+        Cancelling the call (its client left) stops the work within a frame.
         """
-        data = ray.get(video[0])
-        return detect_segment(memoryview(data), info, indices, warmup, self.model_path, max_people)
+        data = await video[0]
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(self._detect, data, info, indices, warmup, max_people, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+
+    def _detect(
+        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, max_people: int,
+        stop: threading.Event,
+    ) -> list[FrameDetections]:
+        def cancelled(done: int) -> bool:
+            if stop.is_set():
+                logger.info("segment cancelled after %d of %d frames", done, len(indices))
+            return stop.is_set()
+
+        return detect_segment(memoryview(data), info, indices, warmup, self.model_path, max_people, cancelled)
 
     def check_health(self) -> None:
         """Prove the landmarker loads and runs, on a tiny blank frame."""

@@ -177,3 +177,16 @@ def _write_silence(out: av.container.OutputContainer, audio: av.audio.stream.Aud
         frame.pts = pts
         out.mux(audio.encode(frame))
     out.mux(audio.encode(None))
+
+
+def corrupt_frames(path: Path, frames: slice = slice(20, 23), seed: int = 2) -> bytes:
+    """The file with the payload of ``frames`` (in time order) overwritten with noise,
+    the container structure intact."""
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = sorted((p.pts, p.pos, p.size) for p in container.demux(stream) if p.size)
+    noise = np.random.default_rng(seed)
+    for _, pos, size in packets[frames]:
+        data[pos : pos + size] = noise.integers(0, 256, size, dtype=np.uint8).tobytes()
+    return bytes(data)

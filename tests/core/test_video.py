@@ -15,7 +15,7 @@ import pytest
 import posecore.video as video
 from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyPixels, VideoTooLong
 from posecore.video import Frame, VideoInfo, VideoLimits, iter_frames, probe, sample_indices
-from tests.media import pattern_frames, pattern_number, write_video
+from tests.media import corrupt_frames, pattern_frames, pattern_number, write_video
 
 W, H = 64, 48
 
@@ -645,16 +645,7 @@ def test_truncated_mp4_with_index_at_the_front(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("suffix", "codec"), [("avi", "mjpeg"), ("mp4", "h264"), ("mov", "mpeg4")])
 def test_corrupt_middle_skips_bad_frames(tmp_path: Path, suffix: str, codec: str) -> None:
-    path = write_video(tmp_path / f"c.{suffix}", pattern_frames(60, W, H), codec=codec, gop=10)
-    data = bytearray(path.read_bytes())
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        packets = sorted((p.pts, p.pos, p.size) for p in container.demux(stream) if p.size)
-    # Overwrite the payload of frames 20-22 with garbage (container structure intact).
-    rng = np.random.default_rng(2)
-    for _, pos, size in packets[20:23]:
-        data[pos : pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
-    data = bytes(data)
+    data = corrupt_frames(write_video(tmp_path / f"c.{suffix}", pattern_frames(60, W, H), codec=codec, gop=10))
 
     info = probe(data)
     frames = list(iter_frames(data, info))

@@ -95,10 +95,21 @@ def test_head_deploys_serve_config_and_workers_join() -> None:
     # serve_config.yaml deployed with Serve on 0.0.0.0, by the Dockerfile's rewrite
     # (tests/deploy/test_dockerfile.py runs it).
     [deploy] = [c for c in CONFIG["head_start_ray_commands"] if "serve deploy" in c]
-    code = re.search(r'python -c "(.+?)"', deploy).group(1)
+    code, key_file = re.search(r'python -c "(.+?)" (\S+) &&', deploy).groups()
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f'RUN python -c "{code}"' in dockerfile
     assert "serve deploy serve_config.public.yaml" in deploy and "'serve_config.public.yaml'" in code
+
+
+def test_api_keys_are_required_and_reach_every_node() -> None:
+    # The deployed config names a key file (the rewrite sets args.api_key_file to its
+    # argument; tests/deploy/test_dockerfile.py runs it) that file_mounts puts on
+    # every node, since the ingress replica may run on any of them and reads it there.
+    [deploy] = [c for c in CONFIG["head_start_ray_commands"] if "serve deploy" in c]
+    code, key_file = re.search(r'python -c "(.+?)" (\S+) &&', deploy).groups()
+    assert "['api_key_file'] = sys.argv[1]" in code
+    local = CONFIG["file_mounts"][key_file]
+    assert key_file.startswith("/home/admin/") and local.startswith("~/") and "dance" in local
 
 
 def test_nodes_install_the_project_as_make_does() -> None:

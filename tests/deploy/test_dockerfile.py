@@ -204,14 +204,17 @@ def test_entrypoint_runs_the_projects_serve_config_on_all_interfaces(tmp_path: P
         assert (ROOT / source).exists() and target == source
     assert "serve_config.yaml" in [source for source, _ in copied]
 
-    # The config it runs: serve_config.yaml with Serve on 0.0.0.0, nothing else changed.
+    # The config it runs: serve_config.yaml with Serve on 0.0.0.0 and API keys required
+    # from Docker's secrets directory, nothing else changed.
     shutil.copy(ROOT / "serve_config.yaml", tmp_path)
-    code = re.fullmatch(r'python -c "(.+)"', public_config_command()).group(1)
-    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    code, key_file = re.fullmatch(r'python -c "(.+)" (\S+)', public_config_command()).groups()
+    subprocess.run([sys.executable, "-c", code, key_file], cwd=tmp_path, check=True)
     original = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
     public = yaml.safe_load((tmp_path / config_name).read_text())
     assert public["http_options"].pop("host") == "0.0.0.0"
     assert original["http_options"].pop("host") == "127.0.0.1"
+    assert public["applications"][0]["args"].pop("api_key_file") == key_file == "/run/secrets/dance_api_keys"
+    assert original["applications"][0]["args"].pop("api_key_file") is None  # local use: off
     assert public == original
     schema = ServeDeploySchema.model_validate(yaml.safe_load((tmp_path / config_name).read_text()))
     [application] = schema.applications

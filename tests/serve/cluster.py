@@ -205,7 +205,7 @@ class ServeCluster:
         self.nodes.remove(node)
         shutil.rmtree(node.temp_dir, ignore_errors=True)
 
-    def status(self) -> dict:
+    def status(self, app: str = APP) -> dict:
         """The app's details from the dashboard's REST API (what `serve status` reads).
 
         Asked over HTTP, not by running `serve status`: a new Python process per call
@@ -213,7 +213,7 @@ class ServeCluster:
         """
         token = {"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}
         details = httpx.get(f"{self.dashboard}/api/serve/applications/", headers=token, timeout=30).json()
-        return (details.get("applications") or {}).get(APP, {})
+        return (details.get("applications") or {}).get(app, {})
 
     def app_status(self) -> str | None:
         return self.status().get("status")

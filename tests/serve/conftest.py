@@ -13,7 +13,7 @@ from tests.photos import real_photo
 from tests.serve.cluster import ServeCluster, local_cluster
 
 # Limits small enough to test cheaply, large enough for the real 17 s clip.
-TEST_ARGS = {"max_upload_mb": 8, "max_duration_s": 30, "max_pixels": 1920 * 1080}
+TEST_ARGS = {"max_upload_mb": 8, "max_duration_s": 30, "max_pixels": 1920 * 1080, "upload_idle_timeout_s": 3}
 FAST_AUTOSCALING = {"min_replicas": 1, "upscale_delay_s": 1, "downscale_delay_s": 8}
 CUSTOM_POSE = {"hands_overhead_wide": {"description": "test pose", "rules": {"arm_elevation_left": [150, 180]}}}
 
