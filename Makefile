@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model serve test bench lock clean
+.PHONY: setup model browser serve test bench lock clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,16 @@ model: setup
 serve: model
 	$(VENV)/bin/serve run serve_config.yaml
 
-test: model
+# The page's browser tests drive Debian's Chromium (never a browser download). Installed
+# here when missing and possible (root with apt-get); otherwise those tests skip, saying why.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && echo "installing Debian's chromium for the browser tests" \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium not installed: the browser tests will skip"
+
+test: model browser
 	$(PY) -m pytest
 
 # About 15 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).

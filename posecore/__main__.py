@@ -1,4 +1,8 @@
-"""Command line: ``python -m posecore analyze VIDEO`` and ``python -m posecore model``."""
+"""Command line: ``python -m posecore analyze VIDEO`` and ``python -m posecore model``.
+
+``analyze`` prints the result JSON on stdout (or writes it with ``--json``). On a
+terminal, stderr shows a progress bar, then each dancer's pose timeline as a table.
+"""
 
 from __future__ import annotations
 
@@ -35,21 +39,30 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--poses", type=Path, metavar="FILE", help="JSON/YAML pose definitions to add")
     analyze.add_argument("--min-pose-duration", type=float, default=0.2, metavar="S")
     analyze.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
+    analyze.add_argument(
+        "--table", action=argparse.BooleanOptionalAction, default=None,
+        help="print each dancer's pose timeline on stderr (default: when stderr is a terminal)",
+    )
+    analyze.add_argument(
+        "--overlay", type=Path, metavar="OUT.mp4",
+        help="also write the video with each dancer's skeleton drawn on (H.264 where available)",
+    )
     return parser
 
 
 class _ProgressBar:
     """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "frames") -> None:
         self.enabled = sys.stderr.isatty()
+        self.what = what
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or (done % 5 and done != total):
             return
         width = 30
         filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} frames")
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.what}")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -57,12 +70,14 @@ class _ProgressBar:
 
 def _analyze(args: argparse.Namespace) -> None:
     from posecore.analysis import analyze_video
+    from posecore.overlay import check_overlay_path, write_overlay
     from posecore.pose_library import PoseLibrary
+    from posecore.timeline_table import timeline_table
 
     options = AnalysisOptions(
         sample_fps=args.sample_fps,
         max_people=args.max_people,
-        include_landmarks=args.landmarks,
+        include_landmarks=args.landmarks or args.overlay is not None,  # the overlay is drawn from them
         min_pose_duration_s=args.min_pose_duration,
         smoothing=Smoothing(enabled=not args.no_smoothing),
     )
@@ -72,7 +87,15 @@ def _analyze(args: argparse.Namespace) -> None:
     # A bad output path should fail now, not after the whole analysis.
     if args.json and (args.json.is_dir() or not os.access(args.json.parent, os.W_OK)):
         raise PoseCoreError(f"cannot write the result to {args.json}")
+    if args.overlay:
+        check_overlay_path(args.overlay)
     result = analyze_video(args.video, options, library=library, progress=_ProgressBar())
+    if args.table if args.table is not None else sys.stderr.isatty():
+        sys.stderr.write(timeline_table(result))
+    if args.overlay:
+        write_overlay(args.video, result, args.overlay, progress=_ProgressBar("frames drawn"))
+        if not args.landmarks:
+            del result["frames"]
     text = json.dumps(result, indent=None if args.landmarks else 2)
     if args.json:
         args.json.write_text(text + "\n")

@@ -6,11 +6,13 @@ Field names may gain siblings but never change.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from posecore.angles import joint_angles
 from posecore.dancers import describe_dancer
 from posecore.landmarker import FrameDetections
 from posecore.options import AnalysisOptions
@@ -72,17 +74,28 @@ def build_result(
         "dancers": dancers,
     }
     if options.include_landmarks:
-        result["frames"] = _frames(detections, tracks, labels)
+        result["frames"] = _frames(detections, tracks, labels, info)
     return result
 
 
-def _frames(detections: list[FrameDetections], tracks: list[Track], labels: list) -> list[dict]:
-    """Per-frame people with their (smoothed) landmarks and pose label."""
+def _frames(
+    detections: list[FrameDetections], tracks: list[Track], labels: list, info: VideoInfo
+) -> list[dict]:
+    """Per-frame people with their (smoothed) landmarks, pose label and joint angles."""
     frames = {d.index: {"index": d.index, "t_s": round(d.t_s, 4), "people": []} for d in detections}
     for track, track_labels in zip(tracks, labels):
         landmarks = np.round(track.landmarks.astype(np.float64), 5).tolist()
+        angles = _angle_rows(joint_angles(track.landmarks, track.world, info.width, info.height))
         for row, index in enumerate(track.frame_indices.tolist()):
             frames[index]["people"].append(
-                {"id": track.id, "landmarks": landmarks[row], "pose": track_labels[row]}
+                {"id": track.id, "landmarks": landmarks[row], "pose": track_labels[row], "angles": angles[row]}
             )
     return [frames[d.index] for d in detections]
+
+
+def _angle_rows(angles: dict[str, np.ndarray]) -> list[dict[str, float | None]]:
+    """Per frame, each measure rounded to 0.1 (degrees or %); ``None`` where undefined (NaN)."""
+    columns = {
+        name: [None if math.isnan(v) else v for v in np.round(values, 1).tolist()] for name, values in angles.items()
+    }
+    return [dict(zip(columns, row)) for row in zip(*columns.values())]

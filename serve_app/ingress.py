@@ -5,22 +5,27 @@ out to PoseWorker replicas, stitch what comes back and aggregate it with posecor
 """
 
 import asyncio
+import itertools
+import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import ray
 from fastapi import FastAPI, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle
+from starlette.exceptions import HTTPException
 
-from posecore.errors import EmptyVideo, InvalidOptions
+from posecore.errors import EmptyVideo, InvalidOptions, PoseCoreError
 from posecore.landmarker import FrameDetections
 from posecore.model_bundle import resolve_model_path
 from posecore.options import AnalysisOptions
@@ -40,6 +45,17 @@ T = TypeVar("T")
 
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
+
+# (segments done, segments planned): called once the video is planned, then per segment.
+Progress = Callable[[int, int], None]
+
+# The web page's files (serve_app/page/), by URL name, with their content types.
+PAGE_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+# Everything the page loads comes from this app: no CDN, works offline.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -79,17 +95,25 @@ class OptionFields(BaseModel):
     include_landmarks: bool | None = Field(None, description="Add per-frame landmarks (default false).")
     min_pose_duration_s: float | None = Field(None, description="Shortest pose segment reported (default 0.2).")
     smoothing: bool | None = Field(None, description="Jitter filter on landmarks (default true).")
+    poses: str | None = Field(
+        None, description="Pose definitions to add for this request: JSON or YAML text in the poses.yaml format."
+    )
 
 
 class UploadForm(OptionFields):
     video: UploadFile = Field(description="The video file: mp4, mov, mkv, webm or avi.")
+    poses: UploadFile | str | None = Field(
+        None, description="Pose definitions to add for this request: a JSON/YAML file or its text (poses.yaml format)."
+    )
 
 
 def _openapi() -> dict:
     """FastAPI documents a form *model* as urlencoded even when it holds a file."""
     if app.openapi_schema is None:
-        body = FastAPI.openapi(app)["paths"]["/analyze"]["post"]["requestBody"]
-        body["content"] = {"multipart/form-data": body["content"].pop("application/x-www-form-urlencoded")}
+        paths = FastAPI.openapi(app)["paths"]
+        for route in ("/analyze", "/analyze/stream"):
+            body = paths[route]["post"]["requestBody"]
+            body["content"] = {"multipart/form-data": body["content"].pop("application/x-www-form-urlencoded")}
     return app.openapi_schema
 
 
@@ -111,15 +135,43 @@ async def _all_or_none(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
             task.cancel()  # a no-op for the finished ones
 
 
+async def _reported(coroutine: Coroutine[Any, Any, T], report: Callable[[], None]) -> T:
+    """``coroutine``'s result, calling ``report`` once it has succeeded."""
+    result = await coroutine
+    report()
+    return result
+
+
 def _options(options: dict[str, Any]) -> AnalysisOptions:
     known = OptionFields.model_fields
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise InvalidOptions(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    options.pop("poses", None)  # not an analysis option: it picks the library (_pose_library)
     smoothing = options.pop("smoothing", True)
     if not isinstance(smoothing, bool):
         raise InvalidOptions(f"smoothing must be true or false, got {smoothing!r}")
     return AnalysisOptions(**options, smoothing=Smoothing(enabled=smoothing))
+
+
+def _pose_library(base: PoseLibrary, poses: Any) -> PoseLibrary:
+    """``base`` plus a request's own pose definitions: JSON/YAML text, or a mapping from a handle caller."""
+    if poses is None or poses == "" or poses == {}:
+        return base
+    if isinstance(poses, (str, bytes)):
+        return PoseLibrary.loads(poses, base=base)
+    if isinstance(poses, Mapping):
+        return PoseLibrary.load(poses, base=base)
+    raise InvalidOptions(f"poses must be JSON/YAML text or a mapping, got {type(poses).__name__}")
+
+
+def _ndjson(event: dict) -> bytes:
+    return (json.dumps(event, separators=(",", ":")) + "\n").encode()
+
+
+def _page_file(name: str) -> str:
+    # Read from the installed package each time: small files, and edits show on reload.
+    return resources.files("serve_app").joinpath("page", name).read_text(encoding="utf-8")
 
 
 @serve.deployment  # replicas and timeouts live in serve_config.yaml
@@ -150,13 +202,98 @@ class DanceAnalyzer:
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
         """Options may come as form fields or query parameters; form fields win."""
+        data, options = await self._read_request(request, form, query)
+        return await self.analyze(data, **options)
+
+    @app.post(
+        "/analyze/stream",
+        summary="Analyse a dance video, streaming progress",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"application/x-ndjson": {}},
+                         "description": "NDJSON events: progress..., then one result or error."}},
+    )
+    async def analyze_upload_stream(
+        self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
+    ) -> Response:
+        """Like ``POST /analyze``, answered with one JSON object a line (NDJSON):
+        ``{"event": "progress", "segments_done", "segments_total"}`` once the video is
+        planned and as each segment finishes, then ``{"event": "result", "result": {...}}`` or
+        ``{"event": "error", "error": {"code", "message"}}``. A request rejected before
+        the analysis starts (bad options, not a video, over a limit) gets the usual
+        4xx JSON error instead of a stream.
+        """
+        data, options = await self._read_request(request, form, query)
+        events: asyncio.Queue[dict] = asyncio.Queue()
+
+        def progress(done: int, total: int) -> None:
+            events.put_nowait({"event": "progress", "segments_done": done, "segments_total": total})
+
+        analysis = asyncio.ensure_future(self._analyze_counted(data, options, progress))
+        first = asyncio.ensure_future(events.get())
+        try:
+            await asyncio.wait({analysis, first}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the client left before the analysis was planned
+            analysis.cancel()
+            first.cancel()
+            raise
+        if not first.done():  # failed before planning (invalid input): the plain 4xx JSON error
+            first.cancel()
+            return await analysis
+        return StreamingResponse(
+            self._stream_events(analysis, events, first.result()), media_type="application/x-ndjson"
+        )
+
+    async def _read_request(
+        self, request: Request, form: UploadForm, query: OptionFields
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The upload's bytes and the options (form fields win over query parameters)."""
         started = time.perf_counter()
         if len((await request.form()).getlist("video")) > 1:  # parsed once already; cached
             raise ApiError("multiple_videos", 'send one file in the field "video" per request')
         data = await form.video.read()
         self.metrics.observe("upload", time.perf_counter() - started)
-        options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video"})
-        return await self.analyze(data, **options)
+        options = query.model_dump(exclude_none=True) | form.model_dump(exclude_none=True, exclude={"video", "poses"})
+        if isinstance(form.poses, str):
+            options["poses"] = form.poses
+        elif form.poses is not None:  # a file part (Starlette's UploadFile, not FastAPI's subclass)
+            options["poses"] = await form.poses.read()
+        return data, options
+
+    async def _stream_events(self, analysis: asyncio.Future, events: asyncio.Queue, first: dict) -> AsyncIterator[bytes]:
+        """Progress events until the analysis ends, then its result or error."""
+        try:
+            yield _ndjson(first)
+            while not analysis.done() or not events.empty():
+                waiter = asyncio.ensure_future(events.get())
+                await asyncio.wait({analysis, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    yield _ndjson(waiter.result())
+                else:
+                    waiter.cancel()
+            try:
+                yield _ndjson({"event": "result", "result": analysis.result()})
+            except (PoseCoreError, ApiError) as exc:
+                yield _ndjson({"event": "error", "error": {"code": exc.code, "message": exc.message}})
+            except Exception:
+                logger.exception("unexpected error")
+                yield _ndjson({"event": "error", "error": {
+                    "code": "internal_error", "message": "the server failed to analyse this request"}})
+        finally:
+            analysis.cancel()  # the client went away: stop waiting for its segments
+
+    @app.get("/", include_in_schema=False)
+    async def page(self) -> HTMLResponse:
+        """The web page: upload a video, watch the skeleton, read the timeline."""
+        return HTMLResponse(
+            _page_file("index.html"),
+            headers={"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-cache"},
+        )
+
+    @app.get("/page/{name}", include_in_schema=False)
+    async def page_file(self, name: str) -> Response:
+        if name not in PAGE_FILES:
+            raise HTTPException(404, f"no page file {name!r}")
+        return Response(_page_file(name), media_type=PAGE_FILES[name], headers={"Cache-Control": "no-cache"})
 
     @app.get("/healthz", summary="Liveness")
     async def healthz(self) -> dict:
@@ -172,15 +309,23 @@ class DanceAnalyzer:
         """Analyse ``video`` (the file's bytes); returns the same dict as ``POST /analyze``.
 
         Options: sample_fps, max_people, include_landmarks, min_pose_duration_s,
-        smoothing (bool). Errors raise ``posecore`` errors (the HTTP API's codes).
+        smoothing (bool), poses (pose definitions to add: a mapping, or JSON/YAML text).
+        Errors raise ``posecore`` errors (the HTTP API's codes).
         """
+        return await self._analyze_counted(video, options)
+
+    async def _analyze_counted(self, video: bytes, options: dict[str, Any], progress: Progress | None = None) -> dict:
+        """``analyze`` with an optional progress callback; rejections are counted in the metrics."""
         try:
-            return await self._analyze(video, _options(options))
+            library = _pose_library(self.library, options.get("poses"))
+            return await self._analyze(video, _options(options), library, progress)
         except Exception as exc:
             self.metrics.reject(getattr(exc, "code", "internal_error"))
             raise
 
-    async def _analyze(self, data: bytes, options: AnalysisOptions) -> dict:
+    async def _analyze(
+        self, data: bytes, options: AnalysisOptions, library: PoseLibrary, progress: Progress | None = None
+    ) -> dict:
         if not data:
             raise ApiError("empty_upload", "the uploaded file is empty")
         started = time.perf_counter()
@@ -196,9 +341,12 @@ class DanceAnalyzer:
         segments = plan_segments(len(indices), idle, self.settings.plan, keyframes)
         video_ref = ray.put(np.frombuffer(data, dtype=np.uint8))  # once; workers read it in place
         self._count_in_flight(len(segments))
-        results = await _all_or_none(
-            [self._segment(video_ref, info, indices, s, options.max_people) for s in segments]
-        )
+        runs = [self._segment(video_ref, info, indices, s, options.max_people) for s in segments]
+        if progress:  # segments done out of planned, for the streaming route
+            progress(0, len(runs))
+            finished = itertools.count(1)
+            runs = [_reported(run, lambda: progress(next(finished), len(segments))) for run in runs]
+        results = await _all_or_none(runs)
         detections = [d for segment in results for d in segment]
         if not detections:
             raise EmptyVideo("no frame of the video could be decoded")
@@ -206,7 +354,7 @@ class DanceAnalyzer:
 
         run = RunInfo(model=self.model_name, elapsed_s=analysed - started,
                       undecodable_frames=len(indices) - len(detections))
-        result = await asyncio.to_thread(build_result, info, detections, options, self.library, run)
+        result = await asyncio.to_thread(build_result, info, detections, options, library, run)
         done = time.perf_counter()
         timings = {"probe": probed - started, "segments": analysed - probed, "aggregation": done - analysed}
         for stage, seconds in timings.items():

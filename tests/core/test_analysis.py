@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from posecore import AnalysisOptions, PoseLibrary, analyze_video, probe
+from posecore.angles import ANGLES
 from posecore.pose_library import FALLBACK
 from tests.media import write_video
 from tests.photos import real_photo
@@ -43,7 +44,7 @@ SEGMENT_FIELDS = {"name": str, "start_s": float, "end_s": float, "duration_s": f
                   "confidence": float}
 SUMMARY_FIELDS = {"count": int, "total_s": float, "share": float}
 FRAME_FIELDS = {"index": int, "t_s": float, "people": list}
-PERSON_FIELDS = {"id": int, "landmarks": list, "pose": (str, type(None))}
+PERSON_FIELDS = {"id": int, "landmarks": list, "pose": (str, type(None)), "angles": dict}
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +205,18 @@ def test_pose_labels_come_from_the_library(person: dict) -> None:
     labels = [p["pose"] for f in person["frames"] for p in f["people"]]
     assert set(labels) <= allowed
     assert any(label is not None for label in labels)  # a clearly visible man gets labels
+
+
+def test_frames_carry_every_joint_angle(person: dict) -> None:
+    """Each person-frame has every measure of ``ANGLES``, as the pose library saw it."""
+    people = [p for frame in person["frames"] for p in frame["people"]]
+    assert people and all(list(p["angles"]) == list(ANGLES) for p in people)
+    values = [v for p in people for v in p["angles"].values()]
+    assert all(v is None or isinstance(v, float) for v in values)
+    # The man in bus.jpg stands on straight legs with his torso upright.
+    knees = [p["angles"][f"knee_{side}"] for p in people for side in ("left", "right")]
+    assert min(knees) > 150
+    assert all(abs(p["angles"]["torso_lean"]) < 15 for p in people)
 
 
 def test_times_are_the_containers(person: dict, person_video: Path) -> None:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.media import write_video
@@ -98,6 +99,31 @@ def test_progress_bar_on_a_terminal(files: Path) -> None:
     text = terminal.decode()
     assert "\r[" in text and f"] {N_FRAMES}/{N_FRAMES} frames" in text
     assert not any(noise in text for noise in NATIVE_NOISE), text
+    # Then the timeline table, after the bar.
+    assert text.index(f"{N_FRAMES}/{N_FRAMES} frames") < text.index("Dancer 1: seen in 100%")
+
+
+def test_table_and_overlay(files: Path, tmp_path: Path) -> None:
+    """``--table`` prints each dancer's segments on stderr; ``--overlay`` writes the skeleton video."""
+    overlay = tmp_path / "overlay.mp4"
+    done = run_cli("analyze", files / "person.mp4", "--table", "--overlay", overlay)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "frames" not in result  # drawn from the landmarks, returned only with --landmarks
+    lines = done.stderr.splitlines()
+    (dancer,) = result["dancers"]
+    assert lines[0] == f"Dancer 1: seen in 100% of {N_FRAMES} analysed frames"
+    assert lines[1].split() == ["start", "end", "length", "pose", "confidence"]
+    rows = [line.split() for line in lines[2:]]
+    assert rows == [
+        [f"{s['start_s']:.2f}", "s", f"{s['end_s']:.2f}", "s", f"{s['duration_s']:.2f}", "s", s["name"],
+         f"{s['confidence']:.2f}"]
+        for s in dancer["poses"]
+    ]  # fmt: skip
+    with av.open(str(overlay)) as video:
+        stream = video.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in video.decode(stream)) == N_FRAMES
 
 
 # case -> (arguments given the files directory, text the error line must contain)
@@ -115,6 +141,9 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], list], str]] = {
                                  "out_dir"),
     "not a number": (lambda d: ["analyze", d / "person.mp4", "--sample-fps", "abc"], "--sample-fps"),
     "no video argument": (lambda d: ["analyze"], "video"),
+    "overlay not a video file": (lambda d: ["analyze", d / "person.mp4", "--overlay", d / "out.gif"], "out.gif"),
+    "overlay in a missing folder": (lambda d: ["analyze", d / "person.mp4", "--overlay", d / "no" / "o.mp4"],
+                                    "o.mp4"),
 }
 
 

@@ -9,6 +9,7 @@ entrypoint's program, module and config exist and bind Serve to 0.0.0.0.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import mmap
 import re
@@ -121,6 +122,18 @@ def lock_lines(name: str) -> list[str]:
     return [line for line in (ROOT / name).read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
+def files_of_test_only_packages() -> set[Path]:
+    """Files of the packages only requirements-test.lock installs: in this venv, never in the image."""
+    runtime = {line.split("==")[0].lower().replace("_", "-") for line in lock_lines("requirements.lock")}
+    files: set[Path] = set()
+    for line in lock_lines("requirements-test.lock"):
+        name = line.split("==")[0]
+        if name.lower().replace("_", "-") not in runtime:
+            dist = importlib.metadata.distribution(name)
+            files |= {Path(dist.locate_file(f)).resolve() for f in dist.files or ()}
+    return files
+
+
 # --- what it installs ---------------------------------------------------------------
 
 
@@ -151,7 +164,10 @@ def test_system_packages_are_what_native_code_needs_beyond_the_slim_base() -> No
 
     # Every library any installed wheel's native code (libraries and executables such
     # as Ray's raylet) links is bundled in a wheel, in the slim base, or installed above.
-    objects = [p for p in SITE_PACKAGES.rglob("*") if (".so" in p.name or not p.suffix) and p.is_file()]
+    # (Test-only packages, such as Playwright's bundled Node, are not in the image.)
+    not_in_image = files_of_test_only_packages()
+    objects = [p for p in SITE_PACKAGES.rglob("*")
+               if (".so" in p.name or not p.suffix) and p.is_file() and p.resolve() not in not_in_image]
     bundled = {p.name for p in objects}
     provided = SLIM_BASE_LIBRARIES | set().union(*APT_LIBRARIES.values())
     missing = {(lib, str(p.relative_to(SITE_PACKAGES))) for p in objects for lib in needed_libraries(p)

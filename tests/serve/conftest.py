@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.serve.cluster import ServeCluster, local_cluster
 
 # Limits small enough to test cheaply, large enough for the real 17 s clip.
 TEST_ARGS = {"max_upload_mb": 8, "max_duration_s": 30, "max_pixels": 1920 * 1080, "upload_idle_timeout_s": 3}
+CHROMIUM = Path("/usr/bin/chromium")
 FAST_AUTOSCALING = {"min_replicas": 1, "upscale_delay_s": 1, "downscale_delay_s": 8}
 CUSTOM_POSE = {"hands_overhead_wide": {"description": "test pose", "rules": {"arm_elevation_left": [150, 180]}}}
 
@@ -47,3 +49,21 @@ def person_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 def long_person_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """20 s (300 frames): several seconds of work, for load, autoscaling and faults."""
     return person_clip(tmp_path_factory.mktemp("videos") / "long_person.mp4", 300)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (never a browser download)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (make test installs Debian's chromium when run as root with apt-get)")
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (it is in requirements-test.lock)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        except Error as exc:
+            pytest.skip(f"{CHROMIUM} cannot start: {str(exc).splitlines()[0]}")
+        yield chromium
+        chromium.close()

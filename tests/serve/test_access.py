@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,7 +33,7 @@ PER_MINUTE = 60  # a token a second
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Keys by purpose, each its own rate-limit bucket."""
-    return {name: secrets.token_urlsafe(32) for name in ("main", "rate", "other")}
+    return {name: secrets.token_urlsafe(32) for name in ("main", "rate", "other", "page")}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_analysis_routes_need_a_valid_key(api: httpx.Client, keys: dict[str, str
     missing = api.post("/analyze", files={"video": ("clip.mp4", b"x")})
     assert missing.status_code == 401 and error_code(missing) == "unauthorized"
     assert missing.headers["www-authenticate"] == "Bearer"
-    wrong = api.post("/analyze", headers=bearer(keys["main"][:-1] + "A"), files={"video": ("clip.mp4", b"x")})
+    wrong = api.post("/analyze", headers=bearer(keys["main"][:-1] + ("B" if keys["main"].endswith("A") else "A")), files={"video": ("clip.mp4", b"x")})
     assert wrong.status_code == 401 and error_code(wrong) == "unauthorized"
     assert wrong.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     basic = api.post("/analyze", headers={"Authorization": f"Basic {keys['main']}"})
@@ -102,6 +103,28 @@ def test_valid_key_analyses_a_video(api: httpx.Client, keys: dict[str, str], per
                          files={"video": ("clip.mp4", person_video)})
     assert response.status_code == 200, response.text
     assert response.json()["analysis"]["frames_analyzed"] == 30 and response.json()["dancers"]
+
+
+def test_page_is_open_and_sends_the_key_typed_in(
+    browser: Any, access_cluster: ServeCluster, keys: dict[str, str], person_video: bytes, tmp_path: Path
+) -> None:
+    """With keys on, the page loads without one; its analysis says a key is needed, then works with it."""
+    page = browser.new_page()
+    try:
+        page.goto(access_cluster.url + "/")
+        video = tmp_path / "dance.mp4"
+        video.write_bytes(person_video)
+        page.set_input_files("#video-input", video)
+        page.click("#analyse-button")
+        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+        assert page.get_attribute("#error", "data-code") == "unauthorized", page.inner_text("#error")
+        assert "needs a valid API key" in page.inner_text("#error")
+        page.fill("#api-key", keys["page"])
+        page.click("#analyse-button")
+        page.wait_for_selector("#results:not([hidden])", timeout=180_000)
+        assert page.is_hidden("#error") and page.locator(".bar.pose").count() >= 1
+    finally:
+        page.close()
 
 
 def test_health_vocabulary_and_docs_stay_open(api: httpx.Client) -> None:
@@ -235,3 +258,4 @@ def test_without_auth_clients_are_told_apart_by_address(access_cluster: ServeClu
     # What a client wrote into the header itself comes before the proxy's entry: ignored.
     assert api.post("/analyze", headers={"X-Forwarded-For": "198.51.100.9, 198.51.100.10"}).status_code == 400
     assert api.post("/analyze", headers={"X-Forwarded-For": "198.51.100.10"}).status_code == 429
+

@@ -119,6 +119,13 @@ BAD_BUNDLE_APP = {
 }
 
 
+def failed_ingress(cluster: ServeCluster, app: str) -> dict | None:
+    """The app's ingress deployment details once the app and it have DEPLOY_FAILED."""
+    details = cluster.status(app)
+    deployment = details.get("deployments", {}).get("DanceAnalyzer", {})
+    return deployment if details.get("status") == deployment.get("status") == "DEPLOY_FAILED" else None
+
+
 def test_a_model_that_fails_to_load_fails_its_deployment_clearly(
     serve_cluster: ServeCluster, client: httpx.Client, person_video: bytes, tmp_path: Path
 ) -> None:
@@ -133,12 +140,10 @@ def test_a_model_that_fails_to_load_fails_its_deployment_clearly(
     config["applications"].append(broken)
     try:
         serve_cluster.deploy(config, wait=False)
-        wait_for(lambda: serve_cluster.status("broken").get("status") == "DEPLOY_FAILED", 180,
-                 "the broken app to fail")
-        deployment = serve_cluster.status("broken")["deployments"]["DanceAnalyzer"]
-        assert deployment["status"] == "DEPLOY_FAILED"
-        assert f"POSE_MODEL={corrupt}" in deployment["message"], deployment["message"]
+        wait_for(lambda: failed_ingress(serve_cluster, "broken"), 180, "the broken app to fail")
+        message = failed_ingress(serve_cluster, "broken")["message"]
+        assert f"POSE_MODEL={corrupt}" in message, message
         assert post(client, person_video).status_code == 200  # the healthy app is untouched
     finally:
         serve_cluster.deploy(original)
-    assert serve_cluster.status("broken") == {}
+    wait_for(lambda: serve_cluster.status("broken") == {}, 60, "the broken app to be deleted")

@@ -18,12 +18,15 @@ from ray import serve
 ray.init(address="auto", logging_level="ERROR")
 video = open(sys.argv[1], "rb").read()
 result = serve.get_app_handle("dance").analyze.remote(video, max_people=1, sample_fps=5).result()
+# Per-request poses, as a mapping (the HTTP API takes the same as JSON/YAML text).
+anyarm = {"any_left_arm": {"priority": 100, "rules": {"arm_elevation_left": [0, 180]}}}
+with_poses = serve.get_app_handle("dance").analyze.remote(video, sample_fps=5, poses=anyarm).result()
 try:
     serve.get_app_handle("dance").analyze.remote(b"not a video").result()
     error = None
 except Exception as exc:  # the posecore error, re-raised here through Ray
     error = getattr(exc, "code", type(exc).__name__)
-print(json.dumps({"result": result, "error": error}))
+print(json.dumps({"result": result, "error": error, "posed": list(with_poses["dancers"][0]["summary"])}))
 """
 
 
@@ -37,6 +40,7 @@ def test_handle_call_matches_http(serve_cluster: ServeCluster, client: httpx.Cli
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["error"] == "not_a_video"
+    assert "any_left_arm" in out["posed"] and "any_left_arm" not in out["result"]["dancers"][0]["summary"]
     by_http = client.post("/analyze", files={"video": ("a.mp4", person_video)}, params={"sample_fps": 5}).json()
     assert out["result"]["dancers"] == by_http["dancers"]
     assert out["result"]["video"] == by_http["video"]

@@ -1,0 +1,602 @@
+// The dance analysis page: upload a video to POST /analyze/stream, show progress from its
+// NDJSON events, then play the video with each dancer's skeleton drawn over it, a
+// timeline of poses per dancer, a summary table and downloads. No libraries, no network
+// but this app.
+"use strict";
+
+// MediaPipe BlazePose's 33 landmarks, in the result's order (posecore/angles.py LANDMARK_NAMES).
+const LANDMARK_NAMES = [
+  "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+  "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+  "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+  "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+  "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+  "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+];
+
+// BlazePose's skeleton: pairs of landmark indices joined by a bone.
+const SKELETON = [
+  [0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10],
+  [11, 12], [11, 13], [13, 15], [15, 17], [15, 19], [15, 21], [17, 19],
+  [12, 14], [14, 16], [16, 18], [16, 20], [16, 22], [18, 20],
+  [11, 23], [12, 24], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28],
+  [27, 29], [28, 30], [29, 31], [30, 32], [27, 31], [28, 32],
+];
+
+// One colour per dancer id (the CLI's --overlay uses the same, posecore/overlay.py).
+const DANCER_COLOURS = [
+  "#ff3b30", "#34c759", "#2f7bff", "#ff9f0a", "#bf5af2", "#00c7e6", "#ffd60a", "#ff6ac1", "#ac8e68", "#ffffff",
+];
+// Pose bars: light colours, so their dark labels keep a high contrast.
+const POSE_COLOURS = [
+  "#f4a261", "#8ecae6", "#90be6d", "#f9c74f", "#cdb4db", "#ffafcc",
+  "#a8dadc", "#e9c46a", "#b5e48c", "#ffd6a5", "#bde0fe", "#d4a373",
+];
+const FIXED_POSE_COLOURS = { standing: "#d9d9d9", jump: "#ff8fa3", turn: "#9bf6ff" };
+const MOVEMENTS = new Set(["jump", "turn"]); // detected over time; may overlap poses
+const MIN_VISIBILITY = 0.5; // as posecore: less visible landmarks are not drawn
+
+// What each error code of the API means for the person using the page.
+const ERROR_MESSAGES = {
+  malformed_request: "The service could not read the request.",
+  missing_video: "Choose a video file to analyse.",
+  multiple_videos: "Send one video at a time.",
+  cors_rejected: "The service does not accept requests from this page's address.",
+  unauthorized: "The service needs a valid API key: enter it under Options.",
+  rate_limited: "Too many analyses in a short time.",
+  empty_upload: "The chosen file is empty.",
+  upload_too_large: "The file is larger than the service accepts.",
+  video_too_long: "The video is longer than the service accepts; trim it and try again.",
+  too_many_pixels: "The video's picture is larger than the service accepts; export it at a lower resolution.",
+  not_a_video: "This file is not a video the service can read (mp4, mov, mkv, webm or avi).",
+  invalid_video: "The video could not be read.",
+  no_video_stream: "The file has no video track.",
+  no_frames: "None of the video's frames could be decoded.",
+  invalid_options: "An option is not valid.",
+  invalid_pose_library: "The pose file is not valid.",
+  request_timeout: "The analysis took too long. Try a shorter video or a lower sampling rate.",
+  overloaded: "The service is busy.",
+  model_unavailable: "The pose model is not available on the server.",
+  worker_unavailable: "The service's analysis workers are failing.",
+  internal_error: "The server failed unexpectedly while analysing this video.",
+  not_found: "The page is out of step with the service: reload it.",
+  method_not_allowed: "The page is out of step with the service: reload it.",
+  network: "The connection to the service failed. If the file is very large, it may be over the upload limit.",
+  incomplete: "The connection closed before the analysis finished.",
+};
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  xhr: null, // the request in progress
+  result: null,
+  frames: [], // result.frames, in time order
+  times: [], // their t_s, for the nearest-frame search
+  tolerance: 0, // how far from an analysed frame its skeleton is still drawn (s)
+  poseColours: new Map(),
+  urls: [], // object URLs to revoke when a new result replaces this one
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("upload-form").addEventListener("submit", onSubmit);
+  $("cancel-button").addEventListener("click", () => state.xhr && state.xhr.abort());
+  setUpDropZone();
+  setUpPlayer();
+});
+
+// -- Upload and progress ---------------------------------------------------------------
+
+function setUpDropZone() {
+  const zone = $("drop-zone");
+  const input = $("video-input");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+    }
+  });
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  const video = $("video-input").files[0];
+  if (!video) {
+    showError("missing_video", "");
+    return;
+  }
+  const form = new FormData();
+  form.append("video", video, video.name);
+  form.append("max_people", $("max-people").value || "1");
+  if ($("sample-fps").value) {
+    form.append("sample_fps", $("sample-fps").value);
+  }
+  form.append("include_landmarks", "true"); // the skeleton and the CSV are drawn from them
+  const poses = $("poses-input").files[0];
+  if (poses) {
+    form.append("poses", poses, poses.name);
+  }
+  send(form, video, $("api-key").value.trim());
+}
+
+// XMLHttpRequest, not fetch: only it reports upload progress. The response is read as
+// it arrives: one JSON event a line.
+function send(form, video, apiKey) {
+  hideError();
+  $("results").hidden = true;
+  $("progress").hidden = false;
+  setProgress("upload-progress", 0);
+  setProgress("analysis-progress", 0);
+  setStatus("Uploading…");
+  setBusy(true);
+
+  const xhr = new XMLHttpRequest();
+  state.xhr = xhr;
+  let parsed = 0; // characters of responseText already handled
+  let finished = false;
+  const streaming = () => (xhr.getResponseHeader("Content-Type") || "").includes("application/x-ndjson");
+  const readEvents = () => {
+    if (!streaming()) return;
+    const text = xhr.responseText;
+    let end;
+    while ((end = text.indexOf("\n", parsed)) >= 0) {
+      const line = text.slice(parsed, end);
+      parsed = end + 1;
+      if (line.trim()) {
+        finished = onEvent(JSON.parse(line), video) || finished;
+      }
+    }
+  };
+
+  xhr.upload.addEventListener("progress", (event) => {
+    if (event.lengthComputable) {
+      setProgress("upload-progress", event.loaded / event.total);
+      setStatus(`Uploading… ${formatBytes(event.loaded)} of ${formatBytes(event.total)}`);
+    }
+  });
+  xhr.upload.addEventListener("load", () => {
+    setProgress("upload-progress", 1);
+    setStatus("Uploaded. Reading the video…");
+  });
+  xhr.addEventListener("progress", readEvents);
+  xhr.addEventListener("load", () => {
+    readEvents();
+    if (!streaming()) {
+      showHttpError(xhr);
+    } else if (!finished) {
+      showError("incomplete", "");
+    }
+  });
+  xhr.addEventListener("error", () => showError("network", ""));
+  xhr.addEventListener("abort", () => setStatus("Cancelled."));
+  xhr.addEventListener("loadend", () => {
+    state.xhr = null;
+    setBusy(false);
+  });
+  xhr.open("POST", "/analyze/stream");
+  if (apiKey) {
+    xhr.setRequestHeader("Authorization", `Bearer ${apiKey}`);
+  }
+  xhr.send(form);
+}
+
+// Returns true for the final event (result or error).
+function onEvent(event, video) {
+  if (event.event === "progress") {
+    const { segments_done: done, segments_total: total } = event;
+    setProgress("analysis-progress", total ? done / total : 0);
+    setStatus(done < total ? `Analysing… ${done} of ${total} segments done`
+                           : `All ${total} segments done. Building the timeline…`);
+    return false;
+  }
+  if (event.event === "result") {
+    setProgress("analysis-progress", 1);
+    setStatus("Done.");
+    showResult(event.result, video);
+    return true;
+  }
+  if (event.event === "error") {
+    showError(event.error.code, event.error.message);
+    return true;
+  }
+  return false;
+}
+
+function showHttpError(xhr) {
+  let error = null;
+  try {
+    error = JSON.parse(xhr.responseText).error;
+  } catch (_) {
+    // Not our JSON (e.g. a proxy's page): fall through to the status line.
+  }
+  error = error || { code: xhr.status >= 500 ? "internal_error" : "malformed_request",
+                     message: `HTTP ${xhr.status} ${xhr.statusText}` };
+  showError(error.code, error.message, xhr.getResponseHeader("Retry-After"));
+}
+
+function showError(code, detail, retryAfter) {
+  const box = $("error");
+  const friendly = ERROR_MESSAGES[code] || "The analysis failed.";
+  box.replaceChildren();
+  const summary = document.createElement("p");
+  summary.textContent = friendly + (retryAfter ? ` Try again in ${retryAfter} seconds.` : "");
+  box.append(summary);
+  if (detail) {
+    const more = document.createElement("p");
+    more.textContent = `Details: ${detail} `;
+    const codeElement = document.createElement("code");
+    codeElement.textContent = `(${code})`;
+    more.append(codeElement);
+    box.append(more);
+  }
+  box.dataset.code = code;
+  box.hidden = false;
+  setStatus("Failed.");
+}
+
+function hideError() {
+  $("error").hidden = true;
+  $("error").replaceChildren();
+}
+
+function setBusy(busy) {
+  $("analyse-button").disabled = busy;
+  $("cancel-button").hidden = !busy;
+}
+
+function setProgress(id, fraction) {
+  $(id).value = Math.max(0, Math.min(1, fraction));
+}
+
+function setStatus(text) {
+  $("status-text").textContent = text;
+}
+
+// -- Result ----------------------------------------------------------------------------
+
+function showResult(result, video) {
+  state.urls.forEach((url) => URL.revokeObjectURL(url));
+  state.urls = [];
+  state.result = result;
+  state.frames = result.frames || [];
+  state.times = state.frames.map((frame) => frame.t_s);
+  // Between two analysed frames, show the nearer one; beyond half a step there is no data.
+  const step = medianStep(state.times) || 1 / (result.video.fps || 30);
+  state.tolerance = step * 0.6 + 0.01;
+  state.poseColours = assignPoseColours(result);
+
+  const player = $("video");
+  $("video-note").textContent = "";
+  player.src = objectUrl(video);
+  buildDancerLegend(result);
+  buildTimeline(result);
+  buildSummary(result);
+  buildDownloads(result);
+  $("results").hidden = false;
+  $("results-heading").focus();
+}
+
+function objectUrl(blob) {
+  const url = URL.createObjectURL(blob);
+  state.urls.push(url);
+  return url;
+}
+
+function medianStep(times) {
+  if (times.length < 2) return 0;
+  const steps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
+  return steps[Math.floor(steps.length / 2)];
+}
+
+function dancerColour(id) {
+  return DANCER_COLOURS[(id - 1) % DANCER_COLOURS.length];
+}
+
+function assignPoseColours(result) {
+  const names = new Set();
+  result.dancers.forEach((dancer) => dancer.poses.forEach((pose) => names.add(pose.name)));
+  const colours = new Map();
+  let next = 0;
+  [...names].sort().forEach((name) => {
+    colours.set(name, FIXED_POSE_COLOURS[name] || POSE_COLOURS[next++ % POSE_COLOURS.length]);
+  });
+  return colours;
+}
+
+function swatch(colour) {
+  const element = document.createElement("span");
+  element.className = "swatch";
+  element.style.background = colour;
+  return element;
+}
+
+function buildDancerLegend(result) {
+  const legend = $("dancer-legend");
+  legend.replaceChildren();
+  result.dancers.forEach((dancer) => {
+    const item = document.createElement("li");
+    const seen = dancer.coverage > 0 && dancer.coverage < 0.005 ? "<1" : Math.round(dancer.coverage * 100);
+    item.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id} (seen in ${seen}% of frames)`);
+    legend.append(item);
+  });
+  if (!result.dancers.length) {
+    const item = document.createElement("li");
+    item.textContent = "No dancer was detected in this video.";
+    legend.append(item);
+  }
+}
+
+// -- Skeleton over the video -----------------------------------------------------------
+
+function setUpPlayer() {
+  const video = $("video");
+  const redraw = () => {
+    placeCanvas();
+    drawAt(video.currentTime);
+  };
+  ["loadedmetadata", "loadeddata", "seeked", "timeupdate"].forEach((name) => video.addEventListener(name, redraw));
+  window.addEventListener("resize", redraw);
+  if ("requestVideoFrameCallback" in HTMLVideoElement.prototype) {
+    // Called for each frame the video presents, with that frame's own media time.
+    const onFrame = (_now, metadata) => {
+      drawAt(metadata.mediaTime);
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    const onAnimationFrame = () => {
+      if (!video.paused) drawAt(video.currentTime);
+      requestAnimationFrame(onAnimationFrame);
+    };
+    requestAnimationFrame(onAnimationFrame);
+  }
+  video.addEventListener("error", () => {
+    $("video-note").textContent = "This browser cannot play the video's format, so the skeleton cannot be " +
+      "shown over it; the timeline, summary and downloads below are complete.";
+  });
+}
+
+// The canvas covers the picture inside the video box (which may be letterboxed).
+function placeCanvas() {
+  const video = $("video");
+  const canvas = $("skeleton");
+  const width = video.videoWidth || (state.result && state.result.video.width) || 1;
+  const height = video.videoHeight || (state.result && state.result.video.height) || 1;
+  const scale = Math.min(video.clientWidth / width, video.clientHeight / height);
+  const shownWidth = width * scale;
+  const shownHeight = height * scale;
+  canvas.style.left = `${video.offsetLeft + (video.clientWidth - shownWidth) / 2}px`;
+  canvas.style.top = `${video.offsetTop + (video.clientHeight - shownHeight) / 2}px`;
+  canvas.style.width = `${shownWidth}px`;
+  canvas.style.height = `${shownHeight}px`;
+  const ratio = window.devicePixelRatio || 1;
+  const pixelWidth = Math.max(1, Math.round(shownWidth * ratio));
+  const pixelHeight = Math.max(1, Math.round(shownHeight * ratio));
+  if (canvas.width !== pixelWidth || canvas.height !== pixelHeight) {
+    canvas.width = pixelWidth;
+    canvas.height = pixelHeight;
+  }
+}
+
+// The analysed frame nearest to time t, or null when none is close enough.
+function nearestFrame(t) {
+  const times = state.times;
+  if (!times.length) return null;
+  let low = 0;
+  let high = times.length - 1;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (times[middle] < t) low = middle + 1;
+    else high = middle;
+  }
+  const best = low > 0 && t - times[low - 1] < times[low] - t ? low - 1 : low;
+  return Math.abs(times[best] - t) <= state.tolerance ? state.frames[best] : null;
+}
+
+function drawAt(t) {
+  updatePlayheads(t);
+  const canvas = $("skeleton");
+  const context = canvas.getContext("2d");
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  const frame = nearestFrame(t);
+  canvas.dataset.frame = frame ? frame.index : "";
+  if (!frame) return;
+  const lineWidth = Math.max(2, Math.round(Math.min(canvas.width, canvas.height) / 150));
+  context.lineWidth = lineWidth;
+  context.lineCap = "round";
+  frame.people.forEach((person) => {
+    const colour = dancerColour(person.id);
+    const points = person.landmarks.map(([x, y, , visibility]) => ({
+      x: x * canvas.width, y: y * canvas.height, seen: visibility >= MIN_VISIBILITY,
+    }));
+    context.strokeStyle = colour;
+    context.fillStyle = colour;
+    context.beginPath();
+    SKELETON.forEach(([a, b]) => {
+      if (points[a].seen && points[b].seen) {
+        context.moveTo(points[a].x, points[a].y);
+        context.lineTo(points[b].x, points[b].y);
+      }
+    });
+    context.stroke();
+    points.forEach((point) => {
+      if (!point.seen) return;
+      context.beginPath();
+      context.arc(point.x, point.y, lineWidth * 1.2, 0, 2 * Math.PI);
+      context.fill();
+    });
+  });
+}
+
+// -- Timeline --------------------------------------------------------------------------
+
+function buildTimeline(result) {
+  const timeline = $("timeline");
+  timeline.replaceChildren();
+  const duration = result.video.duration_s || 1;
+  result.dancers.forEach((dancer) => {
+    const lane = document.createElement("div");
+    lane.className = "lane";
+    lane.setAttribute("role", "group");
+    lane.setAttribute("aria-label", `Dancer ${dancer.id}`);
+    const label = document.createElement("div");
+    label.className = "lane-label";
+    label.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id}`);
+    const track = document.createElement("div");
+    track.className = "track";
+    dancer.poses.forEach((pose) => track.append(poseBar(dancer, pose, duration)));
+    const playhead = document.createElement("div");
+    playhead.className = "playhead";
+    track.append(playhead);
+    lane.append(label, track);
+    timeline.append(lane);
+  });
+  timeline.append(axis(duration));
+  buildPoseLegend();
+}
+
+function poseBar(dancer, pose, duration) {
+  const bar = document.createElement("button");
+  bar.type = "button";
+  bar.className = `bar ${MOVEMENTS.has(pose.name) ? "movement" : "pose"}`;
+  // A segment ends one frame (or sampling step) after its last frame: may pass the video's end.
+  const end = Math.min(pose.end_s, duration);
+  bar.style.left = `${(100 * pose.start_s) / duration}%`;
+  bar.style.width = `${(100 * Math.max(0, end - pose.start_s)) / duration}%`;
+  bar.style.background = state.poseColours.get(pose.name);
+  bar.textContent = MOVEMENTS.has(pose.name) ? "" : pose.name;
+  const times = `${formatTime(pose.start_s)} to ${formatTime(pose.end_s)}`;
+  bar.setAttribute("aria-label", `Dancer ${dancer.id}: ${pose.name}, ${times}`);
+  bar.dataset.pose = pose.name;
+  bar.dataset.start = pose.start_s;
+  const tip = `${pose.name}: ${times} (${pose.duration_s.toFixed(2)} s, confidence ${pose.confidence.toFixed(2)})`;
+  bar.addEventListener("mouseenter", (event) => showTooltip(tip, event.clientX, event.clientY));
+  bar.addEventListener("mousemove", (event) => showTooltip(tip, event.clientX, event.clientY));
+  bar.addEventListener("mouseleave", hideTooltip);
+  bar.addEventListener("focus", () => {
+    const box = bar.getBoundingClientRect();
+    showTooltip(tip, box.left, box.top);
+  });
+  bar.addEventListener("blur", hideTooltip);
+  bar.addEventListener("click", () => seek(pose.start_s));
+  return bar;
+}
+
+function axis(duration) {
+  const row = document.createElement("div");
+  row.className = "axis";
+  row.setAttribute("aria-hidden", "true");
+  for (let i = 0; i <= 4; i += 1) {
+    const tick = document.createElement("span");
+    tick.textContent = formatTime((duration * i) / 4);
+    row.append(tick);
+  }
+  return row;
+}
+
+function buildPoseLegend() {
+  const legend = $("pose-legend");
+  legend.replaceChildren();
+  state.poseColours.forEach((colour, name) => {
+    const item = document.createElement("li");
+    item.append(swatch(colour), name);
+    legend.append(item);
+  });
+}
+
+function seek(t) {
+  const video = $("video");
+  video.currentTime = t;
+  drawAt(t);
+}
+
+function updatePlayheads(t) {
+  const duration = (state.result && state.result.video.duration_s) || 1;
+  const left = `${Math.max(0, Math.min(100, (100 * t) / duration))}%`;
+  document.querySelectorAll(".playhead").forEach((playhead) => {
+    playhead.style.left = left;
+  });
+}
+
+function showTooltip(text, x, y) {
+  const tooltip = $("tooltip");
+  tooltip.textContent = text;
+  tooltip.hidden = false;
+  tooltip.style.left = `${Math.min(x + 12, window.innerWidth - tooltip.offsetWidth - 8)}px`;
+  tooltip.style.top = `${Math.max(4, y - tooltip.offsetHeight - 8)}px`;
+}
+
+function hideTooltip() {
+  $("tooltip").hidden = true;
+}
+
+// -- Summary and downloads -------------------------------------------------------------
+
+function buildSummary(result) {
+  const body = $("summary").querySelector("tbody");
+  body.replaceChildren();
+  result.dancers.forEach((dancer) => {
+    Object.entries(dancer.summary).forEach(([name, entry]) => {
+      const row = document.createElement("tr");
+      const pose = document.createElement("td");
+      pose.append(swatch(state.poseColours.get(name)), name);
+      row.append(cell(`Dancer ${dancer.id}`), pose, cell(entry.count, true),
+                 cell(`${entry.total_s.toFixed(2)} s`, true), cell(`${(entry.share * 100).toFixed(1)}%`, true));
+      body.append(row);
+    });
+  });
+}
+
+function cell(text, number = false) {
+  const element = document.createElement("td");
+  element.textContent = text;
+  if (number) element.className = "number";
+  return element;
+}
+
+function buildDownloads(result) {
+  const json = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
+  $("download-json").href = objectUrl(json);
+  const csv = new Blob([framesCsv(result)], { type: "text/csv" });
+  $("download-csv").href = objectUrl(csv);
+}
+
+// One row per analysed frame and dancer: time, pose, the 33 landmarks and every joint angle.
+function framesCsv(result) {
+  const frames = result.frames || [];
+  const anyPerson = frames.flatMap((frame) => frame.people)[0];
+  const angleNames = anyPerson ? Object.keys(anyPerson.angles || {}) : [];
+  const header = ["frame", "t_s", "dancer", "pose"];
+  LANDMARK_NAMES.forEach((name) => header.push(`${name}_x`, `${name}_y`, `${name}_z`, `${name}_visibility`));
+  header.push(...angleNames);
+  const lines = [header.join(",")];
+  frames.forEach((frame) => {
+    frame.people.forEach((person) => {
+      const row = [frame.index, frame.t_s, person.id, person.pose ?? ""];
+      person.landmarks.forEach((point) => row.push(...point));
+      angleNames.forEach((name) => row.push(person.angles[name] ?? ""));
+      lines.push(row.map(csvField).join(","));
+    });
+  });
+  return lines.join("\n") + "\n";
+}
+
+function csvField(value) {
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function formatTime(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds - minutes * 60;
+  return minutes ? `${minutes}:${rest.toFixed(2).padStart(5, "0")}` : `${rest.toFixed(2)} s`;
+}
+
+function formatBytes(bytes) {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.ceil(bytes / 1e3)} kB`;
+}
