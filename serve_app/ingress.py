@@ -43,6 +43,9 @@ logger = logging.getLogger("ray.serve")
 
 T = TypeVar("T")
 
+# The error statuses of the /analyze routes, for the OpenAPI schema.
+ANALYZE_ERRORS = documented_errors(400, 401, 408, 413, 415, 422, 429, 503)
+
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
 
@@ -196,8 +199,7 @@ class DanceAnalyzer:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    @app.post("/analyze", summary="Analyse a dance video",
-              responses=documented_errors(400, 401, 408, 413, 415, 422, 429, 503))
+    @app.post("/analyze", summary="Analyse a dance video", responses=ANALYZE_ERRORS)
     async def analyze_upload(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
@@ -210,7 +212,8 @@ class DanceAnalyzer:
         summary="Analyse a dance video, streaming progress",
         response_class=StreamingResponse,
         responses={200: {"content": {"application/x-ndjson": {}},
-                         "description": "NDJSON events: progress..., then one result or error."}},
+                         "description": "NDJSON events: progress..., then one result or error."}}
+        | ANALYZE_ERRORS,
     )
     async def analyze_upload_stream(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
