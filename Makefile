@@ -44,9 +44,10 @@ bench: model
 	$(PY) benchmarks/autoscale_trace.py
 	$(PY) benchmarks/multinode.py
 
-# Regenerate requirements.lock from a venv where pyproject's deps were installed.
+# Regenerate requirements.lock from a venv where pyproject's deps were installed
+# (the test-only pins of requirements-test.lock are left out).
 lock:
-	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(opencv-contrib-python|pytest|iniconfig|pluggy|httpx|httpcore|pygments|py-spy|playwright|greenlet)==' > requirements.lock.new
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -x -F -f requirements-test.lock | grep -v -i -E '^(opencv-contrib-python|py-spy)==' > requirements.lock.new
 	@echo "review requirements.lock.new, keep the header note, then move it over requirements.lock"
 
 clean:

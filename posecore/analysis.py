@@ -30,6 +30,34 @@ def detect_frames(
         yield model.detect(frame.image, frame.index, frame.t_s)
 
 
+def detect_segment(
+    source: Source,
+    info: VideoInfo,
+    indices: np.ndarray,
+    warmup: int,
+    model_path: str | Path,
+    max_people: int = 1,
+    should_stop: Callable[[int], bool] | None = None,
+) -> list[FrameDetections]:
+    """One segment as a Serve replica analyses it: detect people on ``indices[warmup:]``.
+
+    A fresh model runs ``indices[:warmup]`` first, unreported, so VIDEO-mode tracking
+    is already settled at the segment's first frame; the caller stitches segments
+    back in time order. ``should_stop(frames_done)`` is asked before each frame (warm-up
+    included); True ends the segment there (its request was cancelled).
+    """
+    detections = []
+    with PoseModel(model_path, max_people=max_people) as model:
+        for detection in detect_frames(source, info, indices, model):
+            if should_stop is not None and should_stop(len(detections)):
+                break
+            detections.append(detection)
+    if warmup >= len(indices):
+        return []
+    first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode
+    return [d for d in detections if d.index >= first]
+
+
 def analyze_video(
     source: Source,
     options: AnalysisOptions = AnalysisOptions(),

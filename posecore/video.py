@@ -110,6 +110,8 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
     with _open(source) as container:
         stream = _video_stream(container)
         ctx = stream.codec_context
+        if ctx is None:  # FFmpeg has no decoder for it: e.g. a damaged header naming no codec
+            raise NotAVideo("The video stream's codec is unknown or unsupported; the file may be corrupt.")
         _check_pixels(ctx.width, ctx.height, limits)  # early, from the header
         _check_header_duration(container, limits)
         _set_threads(stream, 1)

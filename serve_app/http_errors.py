@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from posecore.errors import PoseCoreError
@@ -47,7 +48,27 @@ HTTP_CODES = {
     408: "request_timeout",
     413: "upload_too_large",
 }
+_HTTP_CODE_STATUS = {code: status for status, code in HTTP_CODES.items()}
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
+
+
+class ErrorDetail(BaseModel):
+    code: str  # stable, machine-readable: a key of STATUS_BY_CODE or HTTP_CODES
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict[int, dict]:
+    """FastAPI ``responses=`` for these statuses, all with the error body (OpenAPI docs)."""
+    codes = {status: sorted(c for c, s in (STATUS_BY_CODE | _HTTP_CODE_STATUS).items() if s == status)
+             for status in statuses}
+    return {status: {"model": ErrorBody, "description": "Error: " + ", ".join(codes[status])}
+            for status in statuses}
 
 
 class ApiError(Exception):

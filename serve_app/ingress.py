@@ -34,7 +34,7 @@ from posecore.result import RunInfo, build_result
 from posecore.smoothing import Smoothing
 from posecore.video import VideoInfo, VideoLimits, probe, sample_indices
 from serve_app.access import AccessSettings
-from serve_app.http_errors import ApiError, install_error_handlers
+from serve_app.http_errors import ApiError, documented_errors, install_error_handlers
 from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
@@ -42,6 +42,9 @@ from serve_app.segment_plan import PlanConfig, Segment, plan_segments
 logger = logging.getLogger("ray.serve")
 
 T = TypeVar("T")
+
+# The error statuses of the /analyze routes, for the OpenAPI schema.
+ANALYZE_ERRORS = documented_errors(400, 401, 408, 413, 415, 422, 429, 503)
 
 # Replica losses a segment survives before the request fails with a 503.
 SEGMENT_ATTEMPTS = 2
@@ -196,7 +199,7 @@ class DanceAnalyzer:
 
     # -- HTTP -------------------------------------------------------------------------
 
-    @app.post("/analyze", summary="Analyse a dance video")
+    @app.post("/analyze", summary="Analyse a dance video", responses=ANALYZE_ERRORS)
     async def analyze_upload(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]
     ) -> dict:
@@ -209,7 +212,8 @@ class DanceAnalyzer:
         summary="Analyse a dance video, streaming progress",
         response_class=StreamingResponse,
         responses={200: {"content": {"application/x-ndjson": {}},
-                         "description": "NDJSON events: progress..., then one result or error."}},
+                         "description": "NDJSON events: progress..., then one result or error."}}
+        | ANALYZE_ERRORS,
     )
     async def analyze_upload_stream(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[OptionFields, Query()]

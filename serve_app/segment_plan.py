@@ -75,6 +75,12 @@ def plan_segments(
 
 def _snap(bounds: np.ndarray, targets: np.ndarray, reach: float) -> np.ndarray:
     """Each bound moved to its nearest target within ``reach``, kept strictly increasing."""
-    nearest = targets[np.abs(targets[None, :] - bounds[:, None]).argmin(axis=1)]
+    # Sorted search, not a bounds x targets distance matrix: an all-intra video (MJPEG)
+    # has a keyframe per frame. Ties go to the earlier target.
+    targets = np.unique(targets)
+    after = np.minimum(np.searchsorted(targets, bounds), len(targets) - 1)
+    before = np.maximum(after - 1, 0)
+    closer_before = np.abs(targets[before] - bounds) <= np.abs(targets[after] - bounds)
+    nearest = np.where(closer_before, targets[before], targets[after])
     snapped = np.where(np.abs(nearest - bounds) <= reach, nearest, bounds)
     return np.maximum.accumulate(snapped)

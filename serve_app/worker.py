@@ -10,7 +10,7 @@ import numpy as np
 import ray
 from ray import serve
 
-from posecore.analysis import detect_frames
+from posecore.analysis import detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.video import VideoInfo
@@ -46,24 +46,21 @@ class PoseWorker:
         data = await video[0]
         stop = threading.Event()
         try:
-            detections = await asyncio.to_thread(self._detect, data, info, indices, max_people, stop)
+            return await asyncio.to_thread(self._detect, data, info, indices, warmup, max_people, stop)
         except asyncio.CancelledError:
             stop.set()
             raise
-        first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode
-        return [d for d in detections if d.index >= first]
 
     def _detect(
-        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, max_people: int, stop: threading.Event
+        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, max_people: int,
+        stop: threading.Event,
     ) -> list[FrameDetections]:
-        detections = []
-        with PoseModel(self.model_path, max_people=max_people) as model:
-            for detection in detect_frames(memoryview(data), info, indices, model):
-                if stop.is_set():
-                    logger.info("segment cancelled after %d of %d frames", len(detections), len(indices))
-                    break
-                detections.append(detection)
-        return detections
+        def cancelled(done: int) -> bool:
+            if stop.is_set():
+                logger.info("segment cancelled after %d of %d frames", done, len(indices))
+            return stop.is_set()
+
+        return detect_segment(memoryview(data), info, indices, warmup, self.model_path, max_people, cancelled)
 
     def check_health(self) -> None:
         """Prove the landmarker loads and runs, on a tiny blank frame."""
