@@ -43,7 +43,7 @@ def detect_segment(
 
     A fresh model runs ``indices[:warmup]`` first, unreported, so VIDEO-mode tracking
     is already settled at the segment's first frame; the caller stitches segments
-    back in time order. ``should_stop(frames_done)`` is asked before each frame (warm-up
+    back in time order. ``should_stop(frames_done)`` is asked as each frame is detected (warm-up
     included); True ends the segment there (its request was cancelled).
     """
     detections = []
