@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model browser serve test bench lock clean
+.PHONY: setup model browser serve test bench soak lock clean
 
 setup: $(STAMP)
 
@@ -36,13 +36,18 @@ browser:
 test: model browser
 	$(PY) -m pytest
 
-# About 15 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 20 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/autoscale_trace.py
 	$(PY) benchmarks/multinode.py
+	$(PY) benchmarks/memory.py
+
+# 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
+soak: model
+	$(PY) benchmarks/soak.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed
 # (the test-only pins of requirements-test.lock are left out).
