@@ -70,9 +70,13 @@ async def client_loop(http: httpx.AsyncClient, cases: list[tuple[str, bytes, obj
             outcomes["bad, rejected as specified" if ok else f"bad, WRONG ({name}: {response.status_code})"] += 1
 
 
-def sample_memory(cluster: ServeCluster, started: float, stop: threading.Event, out: list[tuple[float, float]]) -> None:
+def sample_memory(cluster: ServeCluster, started: float, stop: threading.Event, out: list[tuple[float, float]],
+                  roles: list[dict]) -> None:
+    """Every 5 s: the workers' total RSS into ``out``, and the per-role split into ``roles``."""
     while True:
-        out.append((round(time.monotonic() - started, 1), round(workers_total(snapshot(cluster)) / MB, 1)))
+        totals = snapshot(cluster)
+        out.append((round(time.monotonic() - started, 1), round(workers_total(totals) / MB, 1)))
+        roles.append({name: round(value / MB, 1) for name, value in totals.items()})
         if stop.wait(5.0):
             return
 
@@ -108,6 +112,10 @@ def markdown(report: dict) -> str:
         f"{memory[-1]} MB at the end; mean of the first minute {report['first_minute_mb']} MB, of the "
         f"last {report['last_minute_mb']} MB (**{report['memory_drift']}x**). Plot: soak.png.",
         "",
+        "Per role, first and last sample (MB): " + ", ".join(
+            f"{name} {report['memory_by_role_mb'][0].get(name, 0)} -> {value}"
+            for name, value in sorted(report["memory_by_role_mb"][-1].items())) + ".",
+        "",
     ]
     return "\n".join(lines)
 
@@ -141,9 +149,10 @@ def main() -> int:
             return outcomes
 
         memory: list[tuple[float, float]] = []
+        roles: list[dict] = []
         stop = threading.Event()
         started = time.monotonic()
-        sampler = threading.Thread(target=sample_memory, args=(cluster, started, stop, memory))
+        sampler = threading.Thread(target=sample_memory, args=(cluster, started, stop, memory, roles))
         sampler.start()
         try:
             outcomes = asyncio.run(soak())
@@ -165,6 +174,7 @@ def main() -> int:
         wrong=sum(n for k, n in outcomes.items() if "WRONG" in k),
         healthy_after=healthy,
         memory_mb=memory,
+        memory_by_role_mb=roles,
         first_minute_mb=minute_mean([mb for t, mb in memory if t <= 60]),
         last_minute_mb=minute_mean([mb for t, mb in memory if t >= memory[-1][0] - 60]),
     )
