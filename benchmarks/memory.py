@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import probe  # noqa: E402
-from tests.serve.cluster import ServeCluster, local_cluster  # noqa: E402
+from tests.serve.cluster import ServeCluster, command_line, local_cluster, rss_bytes  # noqa: E402
 
 MB = 1024 * 1024
 # The 10-minute clip sits at the default 600 s limit; a little headroom so a rounding
@@ -53,12 +53,10 @@ def snapshot(cluster: ServeCluster) -> dict[str, int]:
     for node in cluster.nodes:
         for pid in node.processes():
             try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                status = Path(f"/proc/{pid}/status").read_text()
+                name, rss = role(command_line(pid)), rss_bytes(pid)
             except OSError:  # gone meanwhile
                 continue
-            rss = next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-            totals[role(cmdline) or "ray system (raylet, gcs, dashboard...)"] += rss
+            totals[name or "ray system (raylet, gcs, dashboard...)"] += rss
     return totals
 
 

@@ -140,6 +140,17 @@ def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
+def command_line(pid: int) -> str:
+    """A process's command line, arguments joined by spaces (OSError once it is gone)."""
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def rss_bytes(pid: int) -> int:
+    """A process's resident set size (OSError once it is gone)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+
+
 def start_node(args: list[str], env: dict[str, str], temp_dir: Path, node_manager_port: int) -> LocalNode:
     """``ray start ARGS`` in a new process session; the node it leaves running."""
     process = subprocess.Popen([str(BIN / "ray"), "start", *args], env=env, cwd=ROOT, text=True,

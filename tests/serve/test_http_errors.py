@@ -13,7 +13,7 @@ import pytest
 
 from tests.bad_uploads import BAD_UPLOAD_NAMES, BadUpload, bad_uploads
 from tests.media import corrupt_frames, pattern_frames, write_video
-from tests.serve.cluster import ServeCluster
+from tests.serve.cluster import ServeCluster, command_line, rss_bytes
 from tests.serve.conftest import TEST_ARGS
 
 # A clear answer comes at once; only a stalled upload waits (for the idle timeout).
@@ -180,7 +180,7 @@ def test_service_healthy_after_bad_input(client: httpx.Client, videos: dict[str,
 def processes(cluster: ServeCluster, name: str) -> list[int]:
     """Pids of the cluster's Ray worker processes whose command line names ``name``."""
     return [pid for node in cluster.nodes for pid in node.processes()
-            if name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            if name in command_line(pid)]
 
 
 def open_files(pid: int) -> list[str]:
@@ -189,8 +189,7 @@ def open_files(pid: int) -> list[str]:
 
 
 def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+    return rss_bytes(pid) / 1024 / 1024
 
 
 def test_bad_input_leaves_no_files_or_memory_behind(
