@@ -251,7 +251,7 @@ def iter_frames(
     keys = info.keyframe_indices[info.keyframe_indices <= wanted[0]]
     starts = list(dict.fromkeys([int(k) for k in keys[::-1][:2]] + [0]))
     for start in starts:
-        decoded = _decode_from(source, info, start, threads)
+        decoded = _decode_from(source, info, start, threads, wanted)
         try:
             head = next(decoded, None)
             if start > 0 and (head is None or head[0] > wanted[0]):
@@ -280,10 +280,14 @@ def _select(decoded: Iterator[tuple[int, av.VideoFrame]], indices: np.ndarray, i
                 return
 
 
-def _decode_from(source: Source, info: VideoInfo, start: int, threads: int) -> Iterator[tuple[int, av.VideoFrame]]:
+def _decode_from(
+    source: Source, info: VideoInfo, start: int, threads: int, wanted: np.ndarray
+) -> Iterator[tuple[int, av.VideoFrame]]:
     """(index, frame) of each frame decoded from keyframe ``start`` on, in presentation order.
 
     Yields nothing if the seek fails or, numbering frames by output order, misses the keyframe.
+    Frames not in ``wanted`` that no other frame refers to (most B-frames) may be left
+    undecoded.
     """
     with _open(source) as container:
         stream = container.streams[info.stream_index]
@@ -306,8 +310,17 @@ def _decode_from(source: Source, info: VideoInfo, start: int, threads: int) -> I
                     yield index, frame
                     index += 1
             return
+        # A segment starting mid-video decodes from the keyframe before it, and a sampled
+        # video only needs some frames: FFmpeg skips the unwanted ones that are not
+        # references, e.g. about half the work of a seek into group_dance.mp4 (H.264 with
+        # B-frames). Only here: counting frames by output order needs every one decoded.
+        wanted_pts = set(info.pts[wanted].tolist())
+        skipping = "DEFAULT"
         last = -1
         for packet in packets:
+            skip = "DEFAULT" if packet.pts is None or packet.pts in wanted_pts else "NONREF"
+            if skip != skipping:  # per packet: FFmpeg reads it as each frame is decoded
+                stream.codec_context.skip_frame = skipping = skip
             for frame in _decode(stream, packet):
                 index = _frame_index(info.pts, frame, last)
                 if index is None:

@@ -347,6 +347,34 @@ def test_range_in_other_containers(tmp_path: Path, suffix: str, codec: str, monk
     assert counter.packets < 30
 
 
+def test_unwanted_frames_are_skipped_without_changing_the_wanted_ones(
+    long_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames before a segment's start, or between sampled ones, need decoding only if
+    others refer to them: the rest are skipped, and the wanted frames stay bit-identical."""
+    info = probe(long_clip)
+    full = {f.index: f.image for f in iter_frames(long_clip, info)}
+    # The end of the longest run between keyframes: a stretch of unwanted frames before it.
+    keys = np.append(info.keyframe_indices, info.frame_count)
+    longest = int(np.argmax(np.diff(keys)))
+    assert keys[longest + 1] - keys[longest] >= 8
+    end = int(keys[longest + 1])
+
+    for wanted in (np.arange(end - 3, end), np.arange(0, 90, 3)):
+        counter = DecodeCounter(monkeypatch)
+        frames = list(iter_frames(long_clip, info, wanted))
+
+        assert [f.index for f in frames] == wanted.tolist()
+        for f in frames:
+            np.testing.assert_array_equal(f.image, full[f.index])
+        # Decoding ran from a keyframe to the last wanted frame; some frames in between
+        # that were not wanted (non-reference B-frames) were never decoded.
+        decoded = np.searchsorted(info.pts, counter.frames)
+        passed = np.arange(decoded.min(), wanted[-1] + 1)
+        unwanted = np.setdiff1d(passed, wanted)
+        assert len(np.intersect1d(decoded, unwanted)) < len(unwanted)
+
+
 def test_segments_cover_the_video_exactly_once(long_clip: Path) -> None:
     """What the Serve app does: replicas decode disjoint keyframe-aligned segments of the bytes."""
     data = long_clip.read_bytes()
@@ -392,8 +420,8 @@ def test_seek_overshoot_falls_back_to_earlier_start(long_clip: Path, monkeypatch
     info = probe(long_clip)
     real_decode_from = video._decode_from
 
-    def overshooting(source, info, start, threads):
-        frames = real_decode_from(source, info, start, threads)
+    def overshooting(source, info, start, threads, wanted):
+        frames = real_decode_from(source, info, start, threads, wanted)
         if start > 0:  # pretend the seek skipped 20 frames past the keyframe
             frames = ((i, f) for i, f in frames if i >= start + 20)
         return frames
