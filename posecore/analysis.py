@@ -35,23 +35,22 @@ def detect_segment(
     info: VideoInfo,
     indices: np.ndarray,
     warmup: int,
-    model_path: str | Path,
-    max_people: int = 1,
+    model: PoseModel,
     should_stop: Callable[[int], bool] | None = None,
 ) -> list[FrameDetections]:
     """One segment as a Serve replica analyses it: detect people on ``indices[warmup:]``.
 
-    A fresh model runs ``indices[:warmup]`` first, unreported, so VIDEO-mode tracking
-    is already settled at the segment's first frame; the caller stitches segments
-    back in time order. ``should_stop(frames_done)`` is asked as each frame is detected (warm-up
-    included); True ends the segment there (its request was cancelled).
+    ``model`` must be fresh (no frame seen yet; the caller closes it). It runs
+    ``indices[:warmup]`` first, unreported, so VIDEO-mode tracking is already settled at
+    the segment's first frame; the caller stitches segments back in time order.
+    ``should_stop(frames_done)`` is asked as each frame is detected (warm-up included);
+    True ends the segment there (its request was cancelled).
     """
     detections = []
-    with PoseModel(model_path, max_people=max_people) as model:
-        for detection in detect_frames(source, info, indices, model):
-            if should_stop is not None and should_stop(len(detections)):
-                break
-            detections.append(detection)
+    for detection in detect_frames(source, info, indices, model):
+        if should_stop is not None and should_stop(len(detections)):
+            break
+        detections.append(detection)
     if warmup >= len(indices):
         return []
     first = int(indices[warmup])  # warm-up frames are dropped by index: some may not decode

@@ -95,6 +95,7 @@ class PoseModel:
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ text
             raise ModelError(f"cannot load pose model {model_path}: {exc}") from exc
         self.model_path = Path(model_path)
+        self.max_people = max_people
         self._last_ms = -1
 
     def detect(self, image: np.ndarray, index: int, t_s: float) -> FrameDetections:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from posecore.movements import detect_jumps, detect_movements, detect_turns, facing_angle
+from posecore.movements import detect_jumps, detect_movements, detect_turns, facing_angle, nanpercentile_rows
 from tests.skeleton import FPS, HEIGHT, WIDTH, skeleton, track_of
 
 DT = 1 / FPS
@@ -126,3 +131,17 @@ def test_movements_are_merged_in_time_order() -> None:
     track = track_of(still(0.5) + spin + still(0.5, yaw=360) + flight + still(1.0, yaw=360))
     found = detect_movements(track, frame_duration_s=DT, width=WIDTH, height=HEIGHT)
     assert [m["name"] for m in found] == ["turn", "jump"]
+
+
+@given(
+    rows=arrays(np.float64, st.tuples(st.integers(0, 20), st.integers(1, 31)),
+                elements=st.one_of(st.just(np.nan), st.floats(-1e6, 1e6))),
+    q=st.floats(0, 100),
+)
+def test_row_percentile_matches_numpy(rows: np.ndarray, q: float) -> None:
+    """The vectorised baseline percentile agrees with NumPy's, NaN and all-NaN rows included."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        expected = np.nanpercentile(rows, q, axis=1)
+
+    np.testing.assert_allclose(nanpercentile_rows(rows, q), expected, rtol=1e-9, atol=1e-6)

@@ -162,7 +162,8 @@ def stitched(data: bytes, info: VideoInfo, indices: np.ndarray, segments: list[S
     for segment in segments:
         frames = indices[segment.warmup_start : segment.end]
         warmup = segment.start - segment.warmup_start
-        detections += detect_segment(memoryview(data), info, frames, warmup, model_path, max_people=1)
+        with PoseModel(model_path) as model:
+            detections += detect_segment(memoryview(data), info, frames, warmup, model)
     return detections
 
 
