@@ -19,6 +19,12 @@ from posecore.video import VideoInfo
 logger = logging.getLogger("ray.serve")
 
 
+def _close_model(made: Future[PoseModel]) -> None:
+    """Close a landmarker made in the background (if it was made)."""
+    if not made.cancelled() and made.exception() is None:
+        made.result().close()
+
+
 @serve.deployment  # scaling, CPUs and health-check timing live in serve_config.yaml
 class PoseWorker:
     """Analyses one segment of a video: decode its own frame range, detect people."""
@@ -27,8 +33,9 @@ class PoseWorker:
         # The model is provisioned at set-up time (`make`, the Docker build); a replica
         # never builds or downloads it.
         self.model_path = resolve_model_path(build=False)
-        self._probe_image = np.zeros((64, 64, 3), dtype=np.uint8)
-        self.check_health()  # fail the replica's start, not its first request
+        # Fail the replica's start, not its first request: load the landmarker, run it once.
+        with PoseModel(self.model_path) as model:
+            model.detect(np.zeros((64, 64, 3), dtype=np.uint8), 0, 0.0)
         # Each segment needs a fresh landmarker (VIDEO mode tracks from frame to frame),
         # and creating one takes ~80 ms of a core: the next one is made while the replica
         # waits for work, off the path of the next request.
@@ -50,30 +57,36 @@ class PoseWorker:
         Cancelling the call (its client left) stops the work within a frame.
         """
         data = await video[0]
-        model = await self._fresh_model(max_people)
         stop = threading.Event()
         try:
+            model = await self._fresh_model(max_people)
             return await asyncio.to_thread(self._detect, data, info, indices, warmup, model, stop)
         except asyncio.CancelledError:
             stop.set()
             raise
         finally:
-            self._spare = self._prepare(max_people)  # the next request is likely alike
+            if self._spare is None:
+                self._spare = self._prepare(max_people)  # the next request is likely alike
 
     def _prepare(self, max_people: int) -> Future[PoseModel]:
         return self._model_maker.submit(PoseModel, self.model_path, max_people=max_people)
 
     async def _fresh_model(self, max_people: int) -> PoseModel:
-        """The spare landmarker if it fits ``max_people``, else a new one."""
-        # Taken on the event loop, so a call cancelled while its thread still runs
-        # cannot hand the same spare to two segments.
+        """A landmarker for ``max_people`` that no segment has used: the spare if it fits."""
+        # Taken on the event loop before any await, so two calls (one cancelled, its
+        # thread still running) never share one.
         spare, self._spare = self._spare, None
-        if spare is not None:
-            model = await asyncio.wrap_future(spare)
-            if model.max_people == max_people:
-                return model
+        if spare is None:
+            spare = self._prepare(max_people)
+        try:
+            model = await asyncio.shield(asyncio.wrap_future(spare))
+        except asyncio.CancelledError:
+            spare.add_done_callback(_close_model)  # nobody will use it now
+            raise
+        if model.max_people != max_people:
             model.close()
-        return await asyncio.wrap_future(self._prepare(max_people))
+            return await self._fresh_model(max_people)
+        return model
 
     def _detect(
         self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, model: PoseModel,
@@ -87,7 +100,25 @@ class PoseWorker:
         with model:
             return detect_segment(memoryview(data), info, indices, warmup, model, cancelled)
 
+    def __del__(self) -> None:
+        """Serve calls this as the replica stops: close the spare landmarker.
+
+        MediaPipe closes a landmarker through a thread of its own; one left to the
+        garbage collector at interpreter exit can wait forever for that thread.
+        """
+        maker = getattr(self, "_model_maker", None)
+        if maker is not None:
+            maker.shutdown(wait=True)  # a spare being made is finished first
+            if self._spare is not None:
+                _close_model(self._spare)
+                self._spare = None
+
     def check_health(self) -> None:
-        """Prove the landmarker loads and runs, on a tiny blank frame."""
-        with PoseModel(self.model_path) as model:
-            model.detect(self._probe_image, 0, 0.0)
+        """Unhealthy (Serve replaces the replica) once making a landmarker has failed.
+
+        Checks the spare made after each segment instead of making one more: a check
+        every 10 s that built a landmarker took ~1% of the replica's core.
+        """
+        spare = self._spare
+        if spare is not None and spare.done() and not spare.cancelled() and spare.exception() is not None:
+            raise spare.exception()
