@@ -1,6 +1,6 @@
 """Single-video speedup and per-request overhead of the Serve app on this machine.
 
-    python benchmarks/speedup.py [--pairs 3] [--no-long]
+    python benchmarks/speedup.py [--pairs 5] [--no-long]
 
 Starts a local Ray cluster with the app deployed from serve_config.yaml (as
 `serve deploy` would), then, alternating A, B, A, B... so both see the same machine:
@@ -100,7 +100,7 @@ def markdown(report: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--no-long", action="store_true", help="skip the 60 s 1080p clip")
     args = parser.parse_args()
     report = new_report("speedup.py", pairs=args.pairs, speedup=[])

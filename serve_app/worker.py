@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,21 @@ from posecore.model_bundle import resolve_model_path
 from posecore.video import VideoInfo
 
 logger = logging.getLogger("ray.serve")
+
+TRIM_EVERY_FRAMES = 30
+
+
+def _release_free_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc; elsewhere a no-op).
+
+    glibc keeps freed frame buffers in its per-thread heaps, fragmented by the small
+    allocations of Ray's own threads: without this a replica's memory swelled by up to
+    1.6 GB during one 1080p segment (measured). Fixing malloc's mmap threshold instead
+    cost ~15% of the speed.
+    """
+    libc = ctypes.CDLL(None)  # looked up per call: Serve pickles this module's globals
+    if hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def _close_model(made: Future[PoseModel]) -> None:
@@ -93,6 +109,8 @@ class PoseWorker:
         stop: threading.Event,
     ) -> list[FrameDetections]:
         def cancelled(done: int) -> bool:
+            if done % TRIM_EVERY_FRAMES == 0:
+                _release_free_memory()
             if stop.is_set():
                 logger.info("segment cancelled after %d of %d frames", done, len(indices))
             return stop.is_set()
