@@ -108,7 +108,8 @@ class PoseWorker:
         self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, model: PoseModel,
         stop: threading.Event,
     ) -> list[FrameDetections]:
-        def cancelled(done: int) -> bool:
+        def between_frames(done: int) -> bool:
+            """Housekeeping after each frame; True stops the segment (its call was cancelled)."""
             if done % TRIM_EVERY_FRAMES == 0:
                 _release_free_memory()
             if stop.is_set():
@@ -116,7 +117,7 @@ class PoseWorker:
             return stop.is_set()
 
         with model:
-            return detect_segment(memoryview(data), info, indices, warmup, model, cancelled)
+            return detect_segment(memoryview(data), info, indices, warmup, model, between_frames)
 
     def __del__(self) -> None:
         """Serve calls this as the replica stops: close the spare landmarker.
