@@ -19,20 +19,11 @@ from posecore.video import VideoInfo
 
 logger = logging.getLogger("ray.serve")
 
+# glibc keeps freed frame buffers in its per-thread heaps, fragmented by the small
+# allocations of Ray's own threads: a replica's memory swelled by up to 1.6 GB during
+# one 1080p segment (measured). Handing free pages back (malloc_trim) this often keeps
+# it flat; fixing malloc's mmap threshold instead cost ~15% of the speed.
 TRIM_EVERY_FRAMES = 30
-
-
-def _release_free_memory() -> None:
-    """Hand the heap's free pages back to the OS (glibc; elsewhere a no-op).
-
-    glibc keeps freed frame buffers in its per-thread heaps, fragmented by the small
-    allocations of Ray's own threads: without this a replica's memory swelled by up to
-    1.6 GB during one 1080p segment (measured). Fixing malloc's mmap threshold instead
-    cost ~15% of the speed.
-    """
-    libc = ctypes.CDLL(None)  # looked up per call: Serve pickles this module's globals
-    if hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
 
 
 def _close_model(made: Future[PoseModel]) -> None:
@@ -57,6 +48,8 @@ class PoseWorker:
         # waits for work, off the path of the next request.
         self._model_maker = ThreadPoolExecutor(1, thread_name_prefix="model-maker")
         self._spare = self._prepare(max_people=1)
+        # Looked up here, not at import: Serve pickles this module's globals. None off glibc.
+        self._malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
     async def analyze_segment(
         self,
@@ -110,8 +103,8 @@ class PoseWorker:
     ) -> list[FrameDetections]:
         def between_frames(done: int) -> bool:
             """Housekeeping after each frame; True stops the segment (its call was cancelled)."""
-            if done % TRIM_EVERY_FRAMES == 0:
-                _release_free_memory()
+            if self._malloc_trim is not None and done % TRIM_EVERY_FRAMES == 0:
+                self._malloc_trim(0)
             if stop.is_set():
                 logger.info("segment cancelled after %d of %d frames", done, len(indices))
             return stop.is_set()
@@ -139,5 +132,5 @@ class PoseWorker:
         every 10 s that built a landmarker took ~1% of the replica's core.
         """
         spare = self._spare
-        if spare is not None and spare.done() and not spare.cancelled() and spare.exception() is not None:
-            raise spare.exception()
+        if spare is not None and spare.done() and not spare.cancelled() and (error := spare.exception()):
+            raise error
