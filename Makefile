@@ -36,7 +36,7 @@ browser:
 test: model browser
 	$(PY) -m pytest
 
-# About 20 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 22 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
