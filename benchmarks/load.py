@@ -7,7 +7,8 @@ loopback, bounded in time. Each level reports requests/s, analysed frames/s,
 p50/p95/p99 latency, errors and the PoseWorker replica counts seen; a plot of
 throughput against clients and a latency CDF are written beside the JSON and Markdown
 in benchmarks/results/. The single-process pass over the same clip is measured in
-the same run, for the target: steady analysed frames/s >= 85% of cores x that.
+the same run, before and after the cluster, for the target: steady analysed
+frames/s >= 85% of cores x that.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def summarise(records: list[dict], clients: int, replicas: list[int], until: flo
     """Figures for one level.
 
     Steady state is between the first completion and the last one before ``until`` (when
-    the clients stop sending): no ramp-up, and no drain, when the last requests finish on
-    fewer replicas than there are. Measured between completions, it counts whole requests.
+    the clients stop sending): no ramp-up, and no drain (the last requests finishing while
+    replicas already sit idle). Measured between completions, it counts whole requests.
     The whole level (first start to last end, ramp and drain included) is reported too.
     """
     good = [r for r in records if r["ok"]]
