@@ -72,15 +72,18 @@ def watch_replicas(cluster: ServeCluster, stop: threading.Event, seen: list[tupl
 def summarise(records: list[dict], clients: int, replicas: list[int], until: float) -> dict:
     """Figures for one level.
 
-    Steady state is between the first completion and the last one before ``until`` (when
-    the clients stop sending): no ramp-up, and no drain (the last requests finishing while
-    replicas already sit idle). Measured between completions, it counts whole requests.
-    The whole level (first start to last end, ramp and drain included) is reported too.
+    Steady state counts the requests completed from the first completion (ramp-up over)
+    to ``until``, when the clients stop sending (no drain: the last requests finishing
+    while replicas sit idle). It ends at ``until``, not at a completion: ending on one
+    overstates the rate when replicas finish in pairs; this can understate it by up to
+    one request. The whole level (first start to last end) is reported too.
     """
     good = [r for r in records if r["ok"]]
     window = max(r["end"] for r in records) - min(r["start"] for r in records)
-    done = sorted((r["end"], r["frames"]) for r in good if r["end"] <= until)
-    steady_s = done[-1][0] - done[0][0] if len(done) > 1 else float("nan")
+    first = min((r["end"] for r in good), default=until)
+    steady = [r for r in good if first < r["end"] <= until]
+    steady_s = until - first
+    per_s = 1 / steady_s if steady_s > 0 else float("nan")  # nan: nothing completed in time
     latencies = np.array([r["end"] - r["start"] for r in good]) if good else np.array([np.nan])
     return {
         "clients": clients,
@@ -88,8 +91,8 @@ def summarise(records: list[dict], clients: int, replicas: list[int], until: flo
         "errors": len(records) - len(good),
         "window_s": round(window, 2),
         "steady_window_s": round(steady_s, 2),
-        "requests_per_s": round((len(done) - 1) / steady_s, 3),
-        "frames_per_s": round(sum(frames for _, frames in done[1:]) / steady_s, 1),
+        "requests_per_s": round(len(steady) * per_s, 3),
+        "frames_per_s": round(sum(r["frames"] for r in steady) * per_s, 1),
         "whole_level_frames_per_s": round(sum(r["frames"] for r in good) / window, 1),
         "p50_s": round(float(np.percentile(latencies, 50)), 3),
         "p95_s": round(float(np.percentile(latencies, 95)), 3),
@@ -135,7 +138,7 @@ def markdown(report: dict) -> str:
         f"- single process on the same clip: {report['single_process_frames_per_s']} frames/s (mean of "
         f"{' before and '.join(map(str, report['single_process_before_after']))} after the cluster ran); "
         f"target (85% of {report['machine']['cores']} cores x that): {report['target_frames_per_s']} frames/s",
-        "- steady: between the first completion and the last before the clients stop; whole level: "
+        "- steady: requests completed from the first completion until the clients stop; whole level: "
         "first start to last end, ramp-up and drain included",
         "",
         "| clients | requests | errors | req/s | frames/s (steady) | of cores x single | frames/s (whole level) "
