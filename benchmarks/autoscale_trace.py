@@ -48,8 +48,7 @@ def sample(cluster: ServeCluster, started: float, in_flight: list[int], stop: th
 async def step(url: str, video: bytes, clients: int, seconds: float, in_flight: list[int]) -> list[dict]:
     in_flight[0] = clients
     try:
-        records, _ = await run_level(url, video, clients, seconds)
-        return records
+        return await run_level(url, video, clients, seconds)
     finally:
         in_flight[0] = 0
 

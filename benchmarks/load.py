@@ -37,7 +37,7 @@ from posecore.model_bundle import resolve_model_path  # noqa: E402
 from tests.serve.cluster import ServeCluster, local_cluster  # noqa: E402
 
 
-async def client_loop(http: httpx.AsyncClient, video: bytes, until: float, out: list[dict]) -> None:
+async def client_loop(http: httpx.AsyncClient, video: bytes, until: float, out: list[dict], client: int) -> None:
     """Send uploads back to back until ``until``; record each one's outcome."""
     while time.monotonic() < until:
         started = time.monotonic()
@@ -48,17 +48,17 @@ async def client_loop(http: httpx.AsyncClient, video: bytes, until: float, out: 
             status = response.status_code
         except httpx.HTTPError as exc:
             ok, frames, status = False, 0, type(exc).__name__
-        out.append({"start": started, "end": time.monotonic(), "ok": ok, "frames": frames, "status": status})
+        out.append({"client": client, "start": started, "end": time.monotonic(), "ok": ok, "frames": frames,
+                    "status": status})
 
 
-async def run_level(url: str, video: bytes, clients: int, seconds: float) -> tuple[list[dict], float]:
-    """Each request's record, and when the clients stopped sending."""
+async def run_level(url: str, video: bytes, clients: int, seconds: float) -> list[dict]:
     until = time.monotonic() + seconds
     records: list[dict] = []
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
-        await asyncio.gather(*(client_loop(http, video, until, records) for _ in range(clients)))
-    return records, until
+        await asyncio.gather(*(client_loop(http, video, until, records, client) for client in range(clients)))
+    return records
 
 
 def watch_replicas(cluster: ServeCluster, stop: threading.Event, seen: list[tuple[float, int]]) -> None:
@@ -69,30 +69,35 @@ def watch_replicas(cluster: ServeCluster, stop: threading.Event, seen: list[tupl
             pass
 
 
-def summarise(records: list[dict], clients: int, replicas: list[int], until: float) -> dict:
+def summarise(records: list[dict], clients: int, replicas: list[int]) -> dict:
     """Figures for one level.
 
-    Steady state counts the requests completed from the first completion (ramp-up over)
-    to ``until``, when the clients stop sending (no drain: the last requests finishing
-    while replicas sit idle). It ends at ``until``, not at a completion: ending on one
-    overstates the rate when replicas finish in pairs; this can understate it by up to
-    one request. The whole level (first start to last end) is reported too.
+    Steady throughput comes from the interactive response time law of a closed system,
+    X = clients / (R + Z): R the mean latency of the requests sent once the first one
+    had completed (ramp-up over), Z the mean time a client takes between a response and
+    its next request. Unlike counting completions in a window, it has no edge effects:
+    the first requests (no queue yet) and the drain at the end (replicas idling) do not
+    enter. A failed request counts as a cycle without frames. The whole level (first
+    start to last end, both included) is reported too.
     """
     good = [r for r in records if r["ok"]]
     window = max(r["end"] for r in records) - min(r["start"] for r in records)
-    first = min((r["end"] for r in good), default=until)
-    steady = [r for r in good if first < r["end"] <= until]
-    steady_s = until - first
-    per_s = 1 / steady_s if steady_s > 0 else float("nan")  # nan: nothing completed in time
+    first_done = min(r["end"] for r in records)
+    steady = [r for r in records if r["start"] >= first_done]
+    by_client = sorted(records, key=lambda r: (r["client"], r["start"]))
+    thinks = [b["start"] - a["end"] for a, b in zip(by_client, by_client[1:]) if a["client"] == b["client"]]
+    cycle_s = np.mean([r["end"] - r["start"] for r in steady]) + np.mean(thinks) if steady and thinks else np.nan
+    requests_per_s = clients / cycle_s
     latencies = np.array([r["end"] - r["start"] for r in good]) if good else np.array([np.nan])
     return {
         "clients": clients,
         "requests": len(records),
         "errors": len(records) - len(good),
         "window_s": round(window, 2),
-        "steady_window_s": round(steady_s, 2),
-        "requests_per_s": round(len(steady) * per_s, 3),
-        "frames_per_s": round(sum(r["frames"] for r in steady) * per_s, 1),
+        "steady_requests": len(steady),
+        "think_s": round(float(np.mean(thinks)), 4) if thinks else None,
+        "requests_per_s": round(float(requests_per_s), 3),
+        "frames_per_s": round(float(requests_per_s * np.mean([r["frames"] for r in steady] or [np.nan])), 1),
         "whole_level_frames_per_s": round(sum(r["frames"] for r in good) / window, 1),
         "p50_s": round(float(np.percentile(latencies, 50)), 3),
         "p95_s": round(float(np.percentile(latencies, 95)), 3),
@@ -138,8 +143,9 @@ def markdown(report: dict) -> str:
         f"- single process on the same clip: {report['single_process_frames_per_s']} frames/s (mean of "
         f"{' before and '.join(map(str, report['single_process_before_after']))} after the cluster ran); "
         f"target (85% of {report['machine']['cores']} cores x that): {report['target_frames_per_s']} frames/s",
-        "- steady: requests completed from the first completion until the clients stop; whole level: "
-        "first start to last end, ramp-up and drain included",
+        "- steady: clients / (mean latency of the requests sent after the first completion + the clients' "
+        "mean time between a response and the next request); whole level: first start to last end, "
+        "ramp-up and drain included",
         "",
         "| clients | requests | errors | req/s | frames/s (steady) | of cores x single | frames/s (whole level) "
         "| p50 s | p95 s | p99 s | replicas seen |",
@@ -184,11 +190,11 @@ def main() -> int:
             watcher = threading.Thread(target=watch_replicas, args=(cluster, stop, seen))
             watcher.start()
             try:
-                records, until = asyncio.run(run_level(cluster.url, video, clients, args.seconds))
+                records = asyncio.run(run_level(cluster.url, video, clients, args.seconds))
             finally:
                 stop.set()
                 watcher.join()
-            level = summarise(records, clients, [n for _, n in seen], until)
+            level = summarise(records, clients, [n for _, n in seen])
             report["levels"].append(level)
             print(f"{clients} clients: {level['frames_per_s']} frames/s, p50 {level['p50_s']} s", file=sys.stderr)
     single_after = single_process_frames_per_s(clip, report["frames"])

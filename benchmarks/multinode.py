@@ -32,8 +32,7 @@ def measure(video: bytes, nodes: int, clients: int, seconds: float) -> dict:
                        autoscaling=scaling) as cluster:
         asyncio.run(run_level(cluster.url, video, clients, 5))  # warm-up, not reported
         placed = len(set(cluster.replica_nodes("PoseWorker").values()))
-        records, until = asyncio.run(run_level(cluster.url, video, clients, seconds))
-        level = summarise(records, clients, [nodes], until)
+        level = summarise(asyncio.run(run_level(cluster.url, video, clients, seconds)), clients, [nodes])
     level.pop("latencies_s")
     return {"nodes": nodes, "nodes_with_a_replica": placed, **level}
 
