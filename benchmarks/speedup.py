@@ -32,7 +32,7 @@ from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import AnalysisOptions, analyze_video, probe  # noqa: E402
 from posecore.landmarker import PoseModel, native_stderr_discarded  # noqa: E402
-from posecore.model_bundle import resolve_model_path  # noqa: E402
+from posecore.model_path import model_path  # noqa: E402
 from posecore.video import iter_frames  # noqa: E402
 from tests.serve.cluster import local_cluster  # noqa: E402
 
@@ -104,7 +104,7 @@ def main() -> int:
     parser.add_argument("--no-long", action="store_true", help="skip the 60 s 1080p clip")
     args = parser.parse_args()
     report = new_report("speedup.py", pairs=args.pairs, speedup=[])
-    model_path = resolve_model_path()
+    model_path = model_path()
     videos = [SHARED_VIDEO] if SHARED_VIDEO.is_file() else []
     if not args.no_long:
         videos.append(person_clip(60, 1920, 1080))

@@ -15,8 +15,9 @@ from typing import NoReturn
 
 from posecore.errors import PoseCoreError
 from posecore.landmarker import native_stderr_discarded
-from posecore.options import AnalysisOptions
-from posecore.smoothing import Smoothing
+from posecore.options import MAX_PEOPLE, AnalysisOptions
+
+DEFAULTS = AnalysisOptions()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,15 +30,17 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m posecore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("model", help="provision the pose model if needed and print its path")
+    commands.add_parser("model", help="provision the pose model if needed (a set-up step) and print its path")
     analyze = commands.add_parser("analyze", help="analyse a dance video, print the result JSON")
     analyze.add_argument("video", type=Path)
     analyze.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
     analyze.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
-    analyze.add_argument("--max-people", type=int, default=1, metavar="N", help="people to track, 1-6")
+    analyze.add_argument(
+        "--max-people", type=int, default=DEFAULTS.max_people, metavar="N", help=f"people to track, 1-{MAX_PEOPLE}"
+    )
     analyze.add_argument("--landmarks", action="store_true", help="include per-frame landmarks")
     analyze.add_argument("--poses", type=Path, metavar="FILE", help="JSON/YAML pose definitions to add")
-    analyze.add_argument("--min-pose-duration", type=float, default=0.2, metavar="S")
+    analyze.add_argument("--min-pose-duration", type=float, default=DEFAULTS.min_pose_duration_s, metavar="S")
     analyze.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
     analyze.add_argument(
         "--table", action=argparse.BooleanOptionalAction, default=None,
@@ -69,17 +72,19 @@ class _ProgressBar:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from posecore.analysis import analyze_video
     from posecore.overlay import check_overlay_path, write_overlay
+    from posecore.pipeline import analyze_video
     from posecore.pose_library import PoseLibrary
     from posecore.timeline_table import timeline_table
 
-    options = AnalysisOptions(
-        sample_fps=args.sample_fps,
-        max_people=args.max_people,
-        include_landmarks=args.landmarks or args.overlay is not None,  # the overlay is drawn from them
-        min_pose_duration_s=args.min_pose_duration,
-        smoothing=Smoothing(enabled=not args.no_smoothing),
+    options = AnalysisOptions.parse(
+        {
+            "sample_fps": args.sample_fps,
+            "max_people": args.max_people,
+            "include_landmarks": args.landmarks or args.overlay is not None,  # the overlay is drawn from them
+            "min_pose_duration_s": args.min_pose_duration,
+            "smoothing": not args.no_smoothing,
+        }
     )
     library = PoseLibrary.load(args.poses) if args.poses else PoseLibrary.default()
     if not args.video.is_file():
@@ -89,14 +94,15 @@ def _analyze(args: argparse.Namespace) -> None:
         raise PoseCoreError(f"cannot write the result to {args.json}")
     if args.overlay:
         check_overlay_path(args.overlay)
-    result = analyze_video(args.video, options, library=library, progress=_ProgressBar())
+    bar = _ProgressBar()
+    result = analyze_video(args.video, options, library=library, on_progress=lambda p: bar(p.done, p.total)).result
     if args.table if args.table is not None else sys.stderr.isatty():
         sys.stderr.write(timeline_table(result))
     if args.overlay:
         write_overlay(args.video, result, args.overlay, progress=_ProgressBar("frames drawn"))
         if not args.landmarks:
-            del result["frames"]
-    text = json.dumps(result, indent=None if args.landmarks else 2)
+            result = result.model_copy(update={"frames": None})
+    text = json.dumps(result.to_dict(), indent=None if args.landmarks else 2)
     if args.json:
         args.json.write_text(text + "\n")
     else:
@@ -109,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     with native_stderr_discarded():
         try:
             if args.command == "model":
-                from posecore.model_bundle import resolve_model_path
+                from posecore.model_bundle import provision_model
 
-                print(resolve_model_path())
+                print(provision_model())
             else:
                 _analyze(args)
         except PoseCoreError as exc:

@@ -28,6 +28,12 @@ class VideoError(PoseCoreError):
     code = "invalid_video"
 
 
+class EmptyUpload(VideoError):
+    """Zero bytes where a video was expected."""
+
+    code = "empty_upload"
+
+
 class NotAVideo(VideoError):
     """Unreadable bytes: not a container format we can open."""
 

@@ -1,4 +1,8 @@
-"""Finds, or builds once, the MediaPipe ``PoseLandmarker`` model bundle.
+"""Set-up tool: builds the MediaPipe ``PoseLandmarker`` model bundle once.
+
+Runtime code never imports this module (it runs pip); it locates the bundle with
+``posecore.model_path``. ``python -m posecore model``, the Makefile and the Dockerfile
+call ``provision_model`` here.
 
 MediaPipe 1.2.x only has the Tasks API, whose ``PoseLandmarker`` needs a ``.task``
 bundle, and no wheel ships one. The Apache-2.0 BlazePose models themselves are in
@@ -11,12 +15,9 @@ reads (image input and its normalisation). So the set-up step is:
 3. zip them, stored and aligned, as ``pose_detector.tflite`` +
    ``pose_landmarks_detector.tflite`` -- the layout of an official bundle.
 
-Environment variables:
+Environment variables (besides ``POSE_MODEL`` and ``POSECORE_CACHE_DIR``, see
+``posecore.model_path``):
 
-- ``POSE_MODEL``: path to a ``.task`` bundle to use instead (any official
-  ``pose_landmarker_{lite,full,heavy}.task`` works).
-- ``POSECORE_CACHE_DIR``: where the built bundle is kept (default
-  ``${XDG_CACHE_HOME:-~/.cache}/posecore``).
 - ``POSECORE_SOURCE_WHEEL``: path to an already downloaded
   ``mediapipe-0.10.21-*.whl``, to build offline instead of downloading it.
 """
@@ -41,17 +42,18 @@ from pathlib import Path
 import mediapipe  # noqa: F401
 
 from posecore.errors import ModelError
+from posecore.model_path import (
+    DEFAULT_MODEL_NAME,
+    DETECTOR_MEMBER,
+    LANDMARKS_MEMBER,
+    bundle_problem,
+    cache_dir,
+    model_path,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "pose_landmarker_full.task"
-
 SOURCE_MEDIAPIPE_VERSION = "0.10.21"
-
-# The Tasks PoseLandmarker looks its two models up by these member names.
-DETECTOR_MEMBER = "pose_detector.tflite"
-LANDMARKS_MEMBER = "pose_landmarks_detector.tflite"
-BUNDLE_MEMBERS = (DETECTOR_MEMBER, LANDMARKS_MEMBER)
 
 # member name -> (path inside the 0.10.21 wheel, input normalisation mean, std).
 # The detector takes pixels scaled to [-1, 1], the landmark model to [0, 1]; these
@@ -71,43 +73,21 @@ _SOURCE_PIP_ARGS = (
     "3.11",
 )
 
-_BUILD_HINT = "run `python -m posecore model` once to build it"
+def provision_model() -> Path:
+    """Path of the bundle to load, building the cached one first if there is none.
 
-
-def cache_dir() -> Path:
-    """Directory for the built bundle: ``$POSECORE_CACHE_DIR``, else
-    ``${XDG_CACHE_HOME:-~/.cache}/posecore``. Not created here."""
-    explicit = os.environ.get("POSECORE_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(xdg).expanduser() / "posecore"
-
-
-def resolve_model_path(*, build: bool = True) -> Path:
-    """Path of the ``.task`` bundle to load.
-
-    In order: ``$POSE_MODEL`` (must be a valid bundle, else ModelError); the cached
-    ``cache_dir()/pose_landmarker_full.task``; else, if ``build``, build that cached
-    bundle now (one download of the 0.10.21 wheel) and return it.
+    ``$POSE_MODEL`` wins (must be a valid bundle, else ModelError); else the cached
+    ``cache_dir()/pose_landmarker_full.task``, built now (one download of the 0.10.21
+    wheel) when missing or broken.
 
     Raises:
-        ModelError: bad ``$POSE_MODEL``; no cached bundle and ``build`` is False;
-            or the build failed (e.g. no network).
+        ModelError: bad ``$POSE_MODEL``, or the build failed (e.g. no network).
     """
-    override = os.environ.get("POSE_MODEL")
-    if override:
-        path = Path(override).expanduser()
-        problem = _bundle_problem(path)
-        if problem:
-            raise ModelError(f"POSE_MODEL={path}: {problem}")
-        return path
-
+    if os.environ.get("POSE_MODEL"):
+        return model_path()
     cached = cache_dir() / DEFAULT_MODEL_NAME
-    if _bundle_problem(cached) is None:
+    if bundle_problem(cached) is None:
         return cached
-    if not build:
-        raise ModelError(f"no pose model bundle at {cached}: {_BUILD_HINT}")
     log.info("building the pose model bundle %s (one-time set-up)", cached)
     return build_bundle(cached)
 
@@ -243,21 +223,6 @@ def _install_metadata_version_stand_in() -> None:
     # a module already in sys.modules is used without importing its parents.
     sys.modules.setdefault(package, parent)
     sys.modules.setdefault(stand_in.__name__, stand_in)
-
-
-def _bundle_problem(path: Path) -> str | None:
-    """Why ``path`` is not a usable bundle, or None if it is one."""
-    if not path.is_file():
-        return "no such file"
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return "not a .task bundle (not a zip file)"
-    missing = [m for m in BUNDLE_MEMBERS if m not in names]
-    if missing:
-        return f"not a pose landmarker bundle (missing {', '.join(missing)})"
-    return None
 
 
 def _last_line(text: str) -> str:

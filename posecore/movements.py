@@ -27,6 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from posecore.angles import L_ANKLE, L_HIP, L_KNEE, LEGS, R_ANKLE, R_HIP, R_KNEE, TORSO
+from posecore.result import PoseSegment
 from posecore.timeline import make_segment, runs, split_at_gaps
 from posecore.tracks import Track
 
@@ -43,14 +44,14 @@ TURN_REVERSAL_DEG = 45.0  # rotating back this far ends a sweep
 MAX_TURN_SPEED = 1440.0  # deg/s (4 rev/s); faster steps are left/right swaps
 
 
-def detect_movements(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[dict]:
+def detect_movements(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[PoseSegment]:
     """Jump and turn segments of one track, in time order."""
     found = detect_jumps(track, frame_duration_s=frame_duration_s, width=width, height=height)
     found += detect_turns(track, frame_duration_s=frame_duration_s)
-    return sorted(found, key=lambda seg: (seg["start_s"], seg["name"]))
+    return sorted(found, key=lambda seg: (seg.start_s, seg.name))
 
 
-def detect_jumps(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[dict]:
+def detect_jumps(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[PoseSegment]:
     """Segments where both feet and the hips are clearly above their running baselines."""
     px = track.landmarks[..., :2].astype(np.float64) * [float(width), float(height)]
     visibility = track.landmarks[:, LEGS, 3].astype(np.float64).min(axis=1)
@@ -89,7 +90,7 @@ def facing_angle(world: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(axis[:, 2], axis[:, 0]))
 
 
-def detect_turns(track: Track, *, frame_duration_s: float) -> list[dict]:
+def detect_turns(track: Track, *, frame_duration_s: float) -> list[PoseSegment]:
     """Segments where the facing direction sweeps at least 180 degrees one way."""
     visibility = track.landmarks[:, TORSO, 3].astype(np.float64).min(axis=1)
     ok = np.flatnonzero(visibility >= MIN_VISIBILITY)

@@ -1,44 +1,60 @@
-"""Analysis options shared by the CLI, the HTTP API and the Python handle."""
+"""The analysis options: one model for the CLI, the HTTP API (form fields and query
+parameters) and the Python handle, with every default and range in one place."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from posecore.errors import InvalidOptions
-from posecore.landmarker import MAX_PEOPLE
-from posecore.smoothing import Smoothing
+
+MAX_PEOPLE = 6
+MAX_SAMPLE_FPS = 240.0
 
 
-@dataclass(frozen=True)
-class AnalysisOptions:
+class AnalysisOptions(BaseModel):
     """What to analyse and what to return."""
 
-    sample_fps: float | None = None  # None: every frame
-    max_people: int = 1
-    include_landmarks: bool = False
-    min_pose_duration_s: float = 0.2
-    smoothing: Smoothing = field(default_factory=Smoothing)
+    model_config = ConfigDict(extra="forbid", frozen=True)  # a misspelt option is an error, not ignored
 
-    def __post_init__(self) -> None:
-        for name in ("sample_fps", "min_pose_duration_s"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise InvalidOptions(f"{name} must be a number, got {value!r}")
-        if not isinstance(self.include_landmarks, bool):
-            raise InvalidOptions(f"include_landmarks must be true or false, got {self.include_landmarks!r}")
-        if self.sample_fps is not None and not (0 < self.sample_fps <= 240):
-            raise InvalidOptions(f"sample_fps must be in (0, 240], got {self.sample_fps}")
-        if isinstance(self.max_people, bool) or not isinstance(self.max_people, int):
-            raise InvalidOptions(f"max_people must be an integer, got {self.max_people!r}")
-        if not 1 <= self.max_people <= MAX_PEOPLE:
-            raise InvalidOptions(f"max_people must be between 1 and {MAX_PEOPLE}, got {self.max_people}")
-        if not 0 <= self.min_pose_duration_s <= 60:
-            raise InvalidOptions(
-                f"min_pose_duration_s must be between 0 and 60, got {self.min_pose_duration_s}"
-            )
+    sample_fps: float | None = Field(
+        None, gt=0, le=MAX_SAMPLE_FPS, description="Frames per second to analyse (default: every frame)."
+    )
+    max_people: int = Field(1, ge=1, le=MAX_PEOPLE, description=f"People to track, 1-{MAX_PEOPLE}.")
+    include_landmarks: bool = Field(False, description="Add the per-frame landmarks and joint angles.")
+    min_pose_duration_s: float = Field(0.2, ge=0, le=60, description="Shortest pose segment reported, seconds.")
+    smoothing: bool = Field(True, description="One-Euro jitter filter on the landmarks.")
+    poses: str | bytes | Mapping[str, Any] | None = Field(
+        None,
+        description="Pose definitions to add for this request: JSON or YAML text in the poses.yaml format "
+        "(or, from Python, a mapping).",
+    )
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> AnalysisOptions:
+        """Options from a handle call or a merged form: strict types, a one-line ``InvalidOptions`` if wrong."""
+        try:
+            return cls.model_validate(dict(options), strict=True)
+        except ValidationError as err:
+            raise InvalidOptions(describe_problems(err)) from None
 
     def frame_step_s(self, native_fps: float) -> float:
         """Time between two analysed frames."""
         if self.sample_fps is None or self.sample_fps >= native_fps:
             return 1.0 / native_fps
         return 1.0 / self.sample_fps
+
+
+def describe_problems(err: ValidationError) -> str:
+    """Pydantic's errors as one line: ``field: problem; ...`` (values are never echoed)."""
+    problems = []
+    for problem in err.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in problem["loc"]) or "options"
+        if problem["type"] == "extra_forbidden":
+            known = ", ".join(AnalysisOptions.model_fields)
+            problems.append(f"unknown option {field} (known: {known})")
+        else:
+            problems.append(f"{field}: {problem['msg']}")
+    return "; ".join(problems)

@@ -1,6 +1,6 @@
 """Each dancer's skeleton drawn over the video, written as a new video (the CLI's ``--overlay``).
 
-The drawing comes from the result's per-frame landmarks (``include_landmarks``), as on
+The drawing comes from the in-memory result's per-frame landmarks (``include_landmarks``), as on
 the web page: one colour per dancer id, BlazePose's bones between landmarks visible
 enough to be trusted. Every frame of the video is written; a frame that was not
 analysed (``sample_fps``) shows the nearest analysed frame's skeleton when one is
@@ -19,6 +19,7 @@ import numpy as np
 
 from posecore.errors import PoseCoreError
 from posecore.pose_library import MIN_VISIBILITY
+from posecore.result import AnalysisResult, PersonFrame
 from posecore.video import Source, VideoLimits, iter_frames, probe
 
 # BlazePose's skeleton: pairs of landmark indices joined by a bone (as in the page's app.js).
@@ -62,13 +63,13 @@ def check_overlay_path(path: Path) -> None:
         raise PoseCoreError(f"cannot write the overlay video to {path}")
 
 
-def draw_skeletons(image: np.ndarray, people: list[dict]) -> None:
-    """Draw each person's skeleton (result ``frames[i]["people"]``) on the RGB ``image``, in place."""
+def draw_skeletons(image: np.ndarray, people: list[PersonFrame]) -> None:
+    """Draw each person's skeleton (result ``frames[i].people``) on the RGB ``image``, in place."""
     height, width = image.shape[:2]
     thickness = max(2, round(min(width, height) / 150))
     for person in people:
-        colour = dancer_colour(person["id"])
-        points = np.asarray(person["landmarks"], dtype=np.float64)
+        colour = dancer_colour(person.id)
+        points = np.asarray(person.landmarks, dtype=np.float64)
         xy = np.round(points[:, :2] * [width, height]).astype(np.int32)
         seen = points[:, 3] >= MIN_VISIBILITY
         for a, b in SKELETON:
@@ -80,7 +81,7 @@ def draw_skeletons(image: np.ndarray, people: list[dict]) -> None:
 
 def write_overlay(
     source: Source,
-    result: dict,
+    result: AnalysisResult,
     out_path: str | Path,
     *,
     limits: VideoLimits = VideoLimits(),
@@ -91,13 +92,13 @@ def write_overlay(
     Returns the encoder used. ``result`` must come from an analysis with
     ``include_landmarks``.
     """
-    if "frames" not in result:
+    if result.frames is None:
         raise PoseCoreError("the overlay needs the per-frame landmarks: analyse with include_landmarks")
     out_path = Path(out_path)
     check_overlay_path(out_path)
     info = probe(source, limits)
-    frames = result["frames"]
-    times = np.array([f["t_s"] for f in frames], dtype=np.float64)
+    frames = result.frames
+    times = np.array([f.t_s for f in frames], dtype=np.float64)
     steps = np.diff(times)
     tolerance = (float(np.median(steps)) if len(steps) else 1.0 / info.fps) * 0.6 + 0.01
     # yuv420p needs even sides: the last row or column of an odd-sized video is dropped.
@@ -111,7 +112,7 @@ def write_overlay(
             image = frame.image[:height, :width].copy()  # our own, writable and contiguous
             nearest = _nearest(times, frame.t_s)
             if nearest is not None and abs(times[nearest] - frame.t_s) <= tolerance:
-                draw_skeletons(image, frames[nearest]["people"])
+                draw_skeletons(image, frames[nearest].people)
             picture = av.VideoFrame.from_ndarray(image, format="rgb24")
             picture.time_base = _CLOCK
             picture.pts = round(frame.t_s / _CLOCK)

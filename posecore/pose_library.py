@@ -125,6 +125,14 @@ class PoseLibrary:
             raise PoseLibraryError(f"{path.name}: {err.message}") from None
         return cls._extend(base, poses)
 
+    def extended(self, poses: str | bytes | Mapping[str, Any] | None) -> PoseLibrary:
+        """This library plus a request's own poses (JSON/YAML text, or a mapping); itself if none."""
+        if poses is None or poses in ("", b"", {}):
+            return self
+        if isinstance(poses, (str, bytes)):
+            return PoseLibrary.loads(poses, base=self)
+        return PoseLibrary.load(poses, base=self)
+
     @classmethod
     def loads(cls, text: str | bytes, base: PoseLibrary | None = None) -> PoseLibrary:
         """Like ``load`` for the contents of a JSON or YAML file (e.g. an upload)."""

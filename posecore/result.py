@@ -1,101 +1,97 @@
-"""The result contract: per-frame detections -> dancers, poses and summary JSON.
+"""The result contract as typed models: what the CLI, the HTTP API and the handle return.
 
-The same dict is returned by the CLI, the HTTP API and the Serve handle.
-Field names may gain siblings but never change.
+``AnalysisResult.to_dict()`` is the JSON every caller gets. Field names may gain
+siblings but never change; ``tests/core/test_result_contract.py`` holds the README's
+fields to that.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from posecore.angles import joint_angles
-from posecore.dancers import describe_dancer
-from posecore.landmarker import FrameDetections
-from posecore.options import AnalysisOptions
-from posecore.pose_library import PoseLibrary
-from posecore.smoothing import smooth_track
-from posecore.tracking import build_tracks
-from posecore.tracks import Track
-from posecore.video import VideoInfo
+from pydantic import BaseModel, Field
 
 SCHEMA_VERSION = "1"
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """How the analysis ran, for the ``analysis`` block."""
+class VideoSummary(BaseModel):
+    """The video as probed (upright size, container times)."""
 
+    frame_count: int
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    rotation: int = Field(description="Degrees the stored frames are turned to display upright.")
+    codec: str
+
+
+class AnalysisSummary(BaseModel):
+    """How the analysis ran."""
+
+    frames_analyzed: int
+    sample_fps: float | None
+    max_people: int
     model: str
-    elapsed_s: float
+    elapsed_s: float = Field(description="Seconds from the start to the end of pose detection.")
     undecodable_frames: int
 
 
-def build_result(
-    info: VideoInfo,
-    detections: Iterable[FrameDetections],
-    options: AnalysisOptions,
-    library: PoseLibrary,
-    run: RunInfo,
-) -> dict:
-    """Aggregate time-ordered per-frame detections into the result contract."""
-    detections = list(detections)
-    tracks = [
-        smooth_track(track, options.smoothing)
-        for track in build_tracks(detections, aspect=info.width / info.height)
-    ]
-    dancers, labels = [], []
-    for track in tracks:
-        dancer, track_labels = describe_dancer(
-            track,
-            frames_analyzed=len(detections),
-            frame_duration_s=options.frame_step_s(info.fps),
-            width=info.width,
-            height=info.height,
-            library=library,
-            min_pose_duration_s=options.min_pose_duration_s,
-        )
-        dancers.append(dancer)
-        labels.append(track_labels)
-    result = {
-        "schema_version": SCHEMA_VERSION,
-        "video": info.to_dict(),
-        "analysis": {
-            "frames_analyzed": len(detections),
-            "sample_fps": options.sample_fps,
-            "max_people": options.max_people,
-            "model": run.model,
-            "elapsed_s": round(run.elapsed_s, 3),
-            "undecodable_frames": run.undecodable_frames,
-        },
-        "dancers": dancers,
-    }
-    if options.include_landmarks:
-        result["frames"] = _frames(detections, tracks, labels, info)
-    return result
+class PoseSegment(BaseModel):
+    """A held pose, or a movement (``jump``, ``turn``), from ``start_s`` to ``end_s``."""
+
+    name: str
+    start_s: float
+    end_s: float
+    duration_s: float
+    frames: int
+    confidence: float
 
 
-def _frames(
-    detections: list[FrameDetections], tracks: list[Track], labels: list, info: VideoInfo
-) -> list[dict]:
-    """Per-frame people with their (smoothed) landmarks, pose label and joint angles."""
-    frames = {d.index: {"index": d.index, "t_s": round(d.t_s, 4), "people": []} for d in detections}
-    for track, track_labels in zip(tracks, labels):
-        landmarks = np.round(track.landmarks.astype(np.float64), 5).tolist()
-        angles = _angle_rows(joint_angles(track.landmarks, track.world, info.width, info.height))
-        for row, index in enumerate(track.frame_indices.tolist()):
-            frames[index]["people"].append(
-                {"id": track.id, "landmarks": landmarks[row], "pose": track_labels[row], "angles": angles[row]}
-            )
-    return [frames[d.index] for d in detections]
+class PoseTotal(BaseModel):
+    """One pose's total over the video."""
+
+    count: int
+    total_s: float
+    share: float = Field(description="total_s over the analysed duration.")
 
 
-def _angle_rows(angles: dict[str, np.ndarray]) -> list[dict[str, float | None]]:
-    """Per frame, each measure rounded to 0.1 (degrees or %); ``None`` where undefined (NaN)."""
-    columns = {
-        name: [None if math.isnan(v) else v for v in np.round(values, 1).tolist()] for name, values in angles.items()
-    }
-    return [dict(zip(columns, row)) for row in zip(*columns.values())]
+class Dancer(BaseModel):
+    """One person with a stable id, and what they did."""
+
+    id: int
+    frames_detected: int
+    coverage: float = Field(description="Share of the analysed frames in which the dancer was seen.")
+    poses: list[PoseSegment]
+    summary: dict[str, PoseTotal] = Field(description="Per pose name, ordered by total time.")
+
+
+class PersonFrame(BaseModel):
+    """One dancer in one analysed frame."""
+
+    id: int
+    landmarks: list[list[float]] = Field(description="33 BlazePose points [x, y, z, visibility].")
+    pose: str | None
+    angles: dict[str, float | None] = Field(description="Every measure of GET /poses, null where undefined.")
+
+
+class FrameResult(BaseModel):
+    """One analysed frame."""
+
+    index: int
+    t_s: float
+    people: list[PersonFrame]
+
+
+class AnalysisResult(BaseModel):
+    """The result of one analysis. ``frames`` only with ``include_landmarks``."""
+
+    schema_version: str = SCHEMA_VERSION
+    video: VideoSummary
+    analysis: AnalysisSummary
+    dancers: list[Dancer]
+    frames: list[FrameResult] | None = Field(None, description="Only with include_landmarks.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract as plain data (``frames`` left out when not asked for)."""
+        return self.model_dump(mode="json", exclude={"frames"} if self.frames is None else None)

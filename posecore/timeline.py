@@ -31,22 +31,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from posecore.result import PoseSegment, PoseTotal
+
 SWITCH_S = 0.1
 MAX_GAP_S = 0.25
 _EPS = 1e-9  # float slack when comparing durations built from frame times
 
 
-def make_segment(name: str, start_s: float, end_s: float, frames: int, confidence: float) -> dict:
+def make_segment(name: str, start_s: float, end_s: float, frames: int, confidence: float) -> PoseSegment:
     """One segment in the result format (times and confidence rounded to 3 decimals)."""
     start, end = round(float(start_s), 3), round(float(end_s), 3)
-    return {
-        "name": name,
-        "start_s": start,
-        "end_s": end,
-        "duration_s": round(end - start, 3),
-        "frames": int(frames),
-        "confidence": round(float(confidence), 3),
-    }
+    return PoseSegment(
+        name=name,
+        start_s=start,
+        end_s=end,
+        duration_s=round(end - start, 3),
+        frames=int(frames),
+        confidence=round(float(confidence), 3),
+    )
 
 
 def split_at_gaps(times_s: np.ndarray, frame_duration_s: float, max_gap_s: float = MAX_GAP_S) -> list[slice]:
@@ -101,7 +103,7 @@ def label_segments(
     min_pose_duration_s: float = 0.2,
     switch_s: float = SWITCH_S,
     max_gap_s: float = MAX_GAP_S,
-) -> list[dict]:
+) -> list[PoseSegment]:
     """Segments of one dancer's per-frame labels (``None`` = not seen), in time order."""
     times = np.asarray(times_s, dtype=np.float64)
     labels = np.asarray(labels, dtype=object)
@@ -134,22 +136,22 @@ def label_segments(
     ]
 
 
-def summarise(segments: Iterable[dict], analysed_s: float) -> dict[str, dict]:
+def summarise(segments: Iterable[PoseSegment], analysed_s: float) -> dict[str, PoseTotal]:
     """Per name: ``count`` of segments, ``total_s`` and ``share`` of the analysed duration.
 
     Ordered by total time, longest first.
     """
     totals: dict[str, list] = {}
     for seg in segments:
-        entry = totals.setdefault(seg["name"], [0, 0.0])
+        entry = totals.setdefault(seg.name, [0, 0.0])
         entry[0] += 1
-        entry[1] += seg["duration_s"]
+        entry[1] += seg.duration_s
     ordered = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))
     return {
-        name: {
-            "count": count,
-            "total_s": round(total, 3),
-            "share": round(total / analysed_s, 3) if analysed_s > 0 else 0.0,
-        }
+        name: PoseTotal(
+            count=count,
+            total_s=round(total, 3),
+            share=round(total / analysed_s, 3) if analysed_s > 0 else 0.0,
+        )
         for name, (count, total) in ordered
     }

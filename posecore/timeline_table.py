@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from posecore.result import AnalysisResult
 
-def timeline_table(result: dict) -> str:
+
+def timeline_table(result: AnalysisResult) -> str:
     """Each dancer's pose and movement segments in time order, as aligned text lines."""
-    analysed = result["analysis"]["frames_analyzed"]
-    if not result["dancers"]:
+    analysed = result.analysis.frames_analyzed
+    if not result.dancers:
         return f"No dancer detected in {analysed} analysed frames.\n"
     blocks = []
-    for dancer in result["dancers"]:
+    for dancer in result.dancers:
         rows = [("start", "end", "length", "pose", "confidence")]
         rows += [
-            (f"{s['start_s']:.2f} s", f"{s['end_s']:.2f} s", f"{s['duration_s']:.2f} s", s["name"],
-             f"{s['confidence']:.2f}")
-            for s in dancer["poses"]
+            (f"{s.start_s:.2f} s", f"{s.end_s:.2f} s", f"{s.duration_s:.2f} s", s.name, f"{s.confidence:.2f}")
+            for s in dancer.poses
         ]  # fmt: skip
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = [f"Dancer {dancer['id']}: seen in {dancer['coverage']:.0%} of {analysed} analysed frames"]
-        if not dancer["poses"]:
+        lines = [f"Dancer {dancer.id}: seen in {dancer.coverage:.0%} of {analysed} analysed frames"]
+        if not dancer.poses:
             lines.append("  (no pose held long enough to report)")
             rows = []
         for row in rows:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Scope
 
 # Every analysis route, present and future (/analyze, /analyze/stream...). /healthz,
@@ -12,18 +14,36 @@ from starlette.types import Scope
 ANALYSIS_PREFIX = "/analyze"
 
 
-@dataclass(frozen=True)
-class AccessSettings:
-    """From serve_config.yaml's application args (see app.py); the defaults are all off."""
+class AccessSettings(BaseModel):
+    """Access and overload settings: part of the app args (serve_app/settings.py); all off by default."""
 
-    # A file of API keys, one a line, read by the ingress replica; None: no auth.
-    api_key_file: str | None = None
-    # Analysis requests a client may start per minute (token bucket); 0: no limit.
-    rate_limit_per_minute: float = 0
-    rate_limit_burst: int = 10  # requests a rested client may send at once
-    # Analyses in progress in one ingress replica beyond which new ones get a 503.
-    max_concurrent_uploads: int = 32
-    cors_allowed_origins: tuple[str, ...] = ()  # empty: no CORS headers at all
+    model_config = ConfigDict(frozen=True)
+
+    api_key_file: str | None = Field(None, description="Absolute path of a file of API keys, one a line, "
+                                     "on every node; set, /analyze* needs `Authorization: Bearer <key>`.")
+    rate_limit_per_minute: float = Field(0, ge=0, description="Analysis requests per minute per client; 0: no limit.")
+    rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
+    max_concurrent_uploads: int = Field(32, ge=1, description="Analyses in progress per ingress replica; beyond: "
+                                        "503. Keep it below the ingress's max_ongoing_requests.")
+    cors_allowed_origins: tuple[str, ...] = Field((), description="Origins (scheme://host[:port]) browsers may "
+                                                  "call from, or ['*']; empty: no CORS.")
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        # A relative path would depend on the replica's working directory.
+        if path is not None and not Path(path).is_absolute():
+            raise ValueError(f"api_key_file must be an absolute path, got {path!r}")
+        return path
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        # Browsers send the bare origin: "https://a.example/" or a path would never match.
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        return origins
 
 
 def is_analysis_request(scope: Scope) -> bool:

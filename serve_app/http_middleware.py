@@ -20,17 +20,16 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from serve_app.access import AccessSettings
 from serve_app.api_keys import ApiKeys
 from serve_app.bearer_auth import BearerAuth
 from serve_app.concurrency_limit import ConcurrencyLimit
 from serve_app.cors import Cors
 from serve_app.rate_limit import RateLimit, TokenBuckets
+from serve_app.settings import AppArgs
 from serve_app.upload_limit import UploadLimit
 
 
-def install_middleware(app: FastAPI, access: AccessSettings, max_upload_bytes: int, upload_idle_timeout_s: float,
-                       on_reject: Callable[[str], None]) -> None:
+def install_middleware(app: FastAPI, args: AppArgs, on_reject: Callable[[str], None]) -> None:
     """Add the stack to ``app`` (in the replica, before its first request).
 
     ``on_reject(code)`` is called for each request a middleware turns away (metrics).
@@ -38,12 +37,12 @@ def install_middleware(app: FastAPI, access: AccessSettings, max_upload_bytes: i
     replica must not start open.
     """
     # add_middleware wraps what is there already: innermost first.
-    app.add_middleware(UploadLimit, max_bytes=max_upload_bytes, idle_timeout_s=upload_idle_timeout_s)
-    app.add_middleware(ConcurrencyLimit, max_requests=access.max_concurrent_uploads, on_reject=on_reject)
-    if access.rate_limit_per_minute > 0:
-        buckets = TokenBuckets(access.rate_limit_per_minute, access.rate_limit_burst)
+    app.add_middleware(UploadLimit, max_bytes=args.max_upload_bytes, idle_timeout_s=args.upload_idle_timeout_s)
+    app.add_middleware(ConcurrencyLimit, max_requests=args.max_concurrent_uploads, on_reject=on_reject)
+    if args.rate_limit_per_minute > 0:
+        buckets = TokenBuckets(args.rate_limit_per_minute, args.rate_limit_burst)
         app.add_middleware(RateLimit, buckets=buckets, on_reject=on_reject)
-    if access.api_key_file:
-        app.add_middleware(BearerAuth, keys=ApiKeys(access.api_key_file), on_reject=on_reject)
-    if access.cors_allowed_origins:
-        app.add_middleware(Cors, origins=access.cors_allowed_origins)
+    if args.api_key_file:
+        app.add_middleware(BearerAuth, keys=ApiKeys(args.api_key_file), on_reject=on_reject)
+    if args.cors_allowed_origins:
+        app.add_middleware(Cors, origins=args.cors_allowed_origins)

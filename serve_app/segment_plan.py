@@ -17,19 +17,23 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 
-@dataclass(frozen=True)
-class PlanConfig:
-    min_segment_frames: int = 48  # below this, the fixed cost per segment dominates
-    max_segment_frames: int = 600  # bounds one segment's latency and result size
+class PlanConfig(BaseModel):
+    """How videos are cut into segments: part of the app args (serve_app/settings.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_segment_frames: int = Field(48, ge=1, description="Below this, the fixed cost per segment dominates.")
+    max_segment_frames: int = Field(600, ge=1, description="Bounds one segment's latency and result size.")
     # One per replica measured fastest for a lone video (each extra segment pays the
     # fixed cost); busy services balance across requests, and long videos get more.
-    segments_per_replica: int = 1
-    warmup_frames: int = 6  # analysed frames before a segment, for continuous tracking
+    segments_per_replica: int = Field(1, ge=1, description="Segments per replica and round.")
+    warmup_frames: int = Field(6, ge=0, description="Analysed frames before a segment, for continuous tracking.")
     # Move a boundary by up to this share of a segment so its warm-up starts on a keyframe:
     # a little imbalance (model time) against decoding frames only to skip them.
-    keyframe_snap: float = 0.1
+    keyframe_snap: float = Field(0.1, ge=0, le=1, description="Share of a segment a boundary may move.")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import numpy as np
 import ray
 from ray import serve
 
-from posecore.analysis import detect_segment
+from posecore.detection import detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
-from posecore.model_bundle import resolve_model_path
+from posecore.model_path import model_path
 from posecore.video import VideoInfo
 
 logger = logging.getLogger("ray.serve")
@@ -39,7 +39,7 @@ class PoseWorker:
     def __init__(self) -> None:
         # The model is provisioned at set-up time (`make`, the Docker build); a replica
         # never builds or downloads it.
-        self.model_path = resolve_model_path(build=False)
+        self.model_path = model_path()
         # Fail the replica's start, not its first request: load the landmarker, run it once.
         with PoseModel(self.model_path) as model:
             model.detect(np.zeros((64, 64, 3), dtype=np.uint8), 0, 0.0)

@@ -21,6 +21,6 @@ def shared_video() -> Path:
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """The provisioned pose model (``make test`` builds it before pytest runs)."""
-    from posecore.model_bundle import resolve_model_path
+    from posecore.model_path import model_path
 
-    return resolve_model_path()
+    return model_path()

@@ -88,23 +88,23 @@ def pair_video(bus: np.ndarray, video_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def person(person_video: Path, model_path: Path) -> dict:
-    return analyze_video(person_video, AnalysisOptions(include_landmarks=True), model_path=model_path)
+    return analyze_video(person_video, AnalysisOptions(include_landmarks=True), model_path=model_path).result.to_dict()
 
 
 @pytest.fixture(scope="module")
 def person_sampled(person_video: Path, model_path: Path) -> dict:
-    return analyze_video(person_video, AnalysisOptions(sample_fps=SAMPLE_FPS), model_path=model_path)
+    return analyze_video(person_video, AnalysisOptions(sample_fps=SAMPLE_FPS), model_path=model_path).result.to_dict()
 
 
 @pytest.fixture(scope="module")
 def rotated(rotated_video: Path, model_path: Path) -> dict:
-    return analyze_video(rotated_video, AnalysisOptions(include_landmarks=True), model_path=model_path)
+    return analyze_video(rotated_video, AnalysisOptions(include_landmarks=True), model_path=model_path).result.to_dict()
 
 
 @pytest.fixture(scope="module")
 def pair(pair_video: Path, model_path: Path) -> dict:
     options = AnalysisOptions(max_people=2, include_landmarks=True)
-    return analyze_video(pair_video, options, model_path=model_path)
+    return analyze_video(pair_video, options, model_path=model_path).result.to_dict()
 
 
 def check_fields(obj: dict, fields: dict) -> None:
@@ -264,7 +264,7 @@ def test_two_people_keep_distinct_stable_ids(pair: dict) -> None:
 
 
 def test_real_dance_video(shared_video: Path, model_path: Path) -> None:
-    result = analyze_video(shared_video, AnalysisOptions(sample_fps=5, max_people=1), model_path=model_path)
+    result = analyze_video(shared_video, AnalysisOptions(sample_fps=5, max_people=1), model_path=model_path).result.to_dict()
     assert_contract(result, landmarks=False)
     video = result["video"]
     assert (video["width"], video["height"], video["frame_count"], video["rotation"]) == (720, 1280, 514, 0)

@@ -24,12 +24,13 @@ from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
 from posecore.errors import ModelError
+from posecore.model_path import model_path
 from posecore.model_bundle import (
     DEFAULT_MODEL_NAME,
     build_bundle,
     cache_dir,
     download_source_wheel,
-    resolve_model_path,
+    provision_model,
 )
 from tests.photos import real_photo
 
@@ -238,7 +239,7 @@ def test_pose_model_env_wins_over_the_cache(
     chosen = tmp_path / "pose_landmarker_heavy.task"
     shutil.copy(bundle, chosen)
     monkeypatch.setenv("POSE_MODEL", str(chosen))
-    assert resolve_model_path() == chosen
+    assert provision_model() == chosen
 
 
 @pytest.mark.parametrize(
@@ -266,7 +267,7 @@ def test_pose_model_env_must_name_a_bundle(
                 zf.writestr(name, data)
     monkeypatch.setenv("POSE_MODEL", str(path))
     with pytest.raises(ModelError) as caught:
-        resolve_model_path()
+        provision_model()
     assert str(path) in str(caught.value)
     assert problem in str(caught.value)
     assert not empty_cache.exists(), "a bad POSE_MODEL must not fall back to building"
@@ -281,16 +282,17 @@ def test_cached_bundle_is_used_without_rebuilding(
     before = cached.stat().st_mtime_ns
     # Any build attempt would fail on this wheel, so success means no rebuild.
     monkeypatch.setenv("POSECORE_SOURCE_WHEEL", str(tmp_path / "absent.whl"))
-    assert resolve_model_path() == cached
-    assert resolve_model_path(build=False) == cached
+    assert provision_model() == cached
+    assert model_path() == cached
     assert cached.stat().st_mtime_ns == before
     assert os.listdir(empty_cache) == [DEFAULT_MODEL_NAME]
 
 
 def test_without_build_an_empty_cache_says_how_to_build(empty_cache: Path) -> None:
     with pytest.raises(ModelError) as caught:
-        resolve_model_path(build=False)
+        model_path()
     assert "python -m posecore model" in str(caught.value)
+    assert "make setup" in str(caught.value)
     assert str(empty_cache / DEFAULT_MODEL_NAME) in str(caught.value)
     assert not empty_cache.exists()
 
@@ -302,9 +304,9 @@ def test_a_broken_cached_bundle_is_rebuilt_from_the_source_wheel_env(
     cached = empty_cache / DEFAULT_MODEL_NAME
     cached.write_bytes(b"truncated by an old crash")
     with pytest.raises(ModelError):
-        resolve_model_path(build=False)
+        model_path()
     monkeypatch.setenv("POSECORE_SOURCE_WHEEL", str(source_wheel))
-    assert resolve_model_path() == cached
+    assert provision_model() == cached
     with zipfile.ZipFile(cached) as rebuilt, zipfile.ZipFile(bundle) as reference:
         for name in MEMBERS:
             assert rebuilt.read(name) == reference.read(name)

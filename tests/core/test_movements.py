@@ -25,11 +25,11 @@ def still(s: float, **pose: float) -> list:
 
 
 def jumps(poses: list) -> list[dict]:
-    return detect_jumps(track_of(poses), frame_duration_s=DT, width=WIDTH, height=HEIGHT)
+    return [s.model_dump() for s in detect_jumps(track_of(poses), frame_duration_s=DT, width=WIDTH, height=HEIGHT)]
 
 
 def turns(yaws: np.ndarray) -> list[dict]:
-    return detect_turns(track_of([skeleton(yaw=y) for y in yaws]), frame_duration_s=DT)
+    return [s.model_dump() for s in detect_turns(track_of([skeleton(yaw=y) for y in yaws]), frame_duration_s=DT)]
 
 
 def test_a_jump_is_detected_once_with_plausible_times() -> None:
@@ -130,7 +130,7 @@ def test_movements_are_merged_in_time_order() -> None:
     spin = [skeleton(yaw=y) for y in np.linspace(0, 360, seconds(1.0))]
     track = track_of(still(0.5) + spin + still(0.5, yaw=360) + flight + still(1.0, yaw=360))
     found = detect_movements(track, frame_duration_s=DT, width=WIDTH, height=HEIGHT)
-    assert [m["name"] for m in found] == ["turn", "jump"]
+    assert [m.name for m in found] == ["turn", "jump"]
 
 
 @given(

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from posecore import AnalysisOptions, analyze_video
+from posecore import AnalysisOptions, AnalysisResult, analyze_video
 from posecore.errors import PoseCoreError
 from posecore.overlay import dancer_colour, encoder_name, write_overlay
 from tests.media import write_video
@@ -28,8 +28,8 @@ def person_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def result(person_video: Path, model_path: Path) -> dict:
-    return analyze_video(person_video, AnalysisOptions(include_landmarks=True), model_path=model_path)
+def result(person_video: Path, model_path: Path) -> AnalysisResult:
+    return analyze_video(person_video, AnalysisOptions(include_landmarks=True), model_path=model_path).result
 
 
 def decode(path: Path) -> tuple[str, list[np.ndarray]]:
@@ -42,7 +42,7 @@ def near(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 60) -
     return (np.abs(image.astype(int) - colour) < tolerance).all(axis=-1)
 
 
-def test_overlay_draws_the_dancers_skeleton(person_video: Path, result: dict, tmp_path: Path) -> None:
+def test_overlay_draws_the_dancers_skeleton(person_video: Path, result: AnalysisResult, tmp_path: Path) -> None:
     out = tmp_path / "overlay.mp4"
     assert write_overlay(person_video, result, out) == encoder_name() == "libx264"
     codec, drawn = decode(out)
@@ -51,11 +51,11 @@ def test_overlay_draws_the_dancers_skeleton(person_video: Path, result: dict, tm
     assert len(drawn) == len(original) == N_FRAMES
     assert drawn[0].shape == (600, 280, 3)  # odd width cut to even for yuv420p
     red = dancer_colour(1)
-    for frame, before, people in zip(drawn, original, (f["people"] for f in result["frames"])):
+    for frame, before, people in zip(drawn, original, (f.people for f in result.frames or [])):
         new_red = near(frame, red) & ~near(before[:, :280], red)
         assert new_red.sum() > 300  # bones and joints
         for joint in (LEFT_HIP, RIGHT_KNEE):  # drawn where the landmarks are
-            x, y, _, visibility = people[0]["landmarks"][joint]
+            x, y, _, visibility = people[0].landmarks[joint]
             assert visibility > 0.5
             row, col = round(y * 600), round(x * 280)
             assert new_red[row - 2 : row + 3, col - 2 : col + 3].any()
@@ -64,16 +64,17 @@ def test_overlay_draws_the_dancers_skeleton(person_video: Path, result: dict, tm
 
 
 def test_frames_not_analysed_show_the_nearest_skeleton(person_video: Path, model_path: Path, tmp_path: Path) -> None:
-    sampled = analyze_video(person_video, AnalysisOptions(sample_fps=15, include_landmarks=True), model_path=model_path)
-    assert len(sampled["frames"]) == N_FRAMES // 2
+    options = AnalysisOptions(sample_fps=15, include_landmarks=True)
+    sampled = analyze_video(person_video, options, model_path=model_path).result
+    assert sampled.frames is not None and len(sampled.frames) == N_FRAMES // 2
     write_overlay(person_video, sampled, tmp_path / "sampled.mp4")
     _, drawn = decode(tmp_path / "sampled.mp4")
     assert len(drawn) == N_FRAMES
     assert all(near(frame, dancer_colour(1)).sum() > 300 for frame in drawn)
 
 
-def test_overlay_needs_landmarks_and_a_video_path(person_video: Path, result: dict, tmp_path: Path) -> None:
-    without = {key: value for key, value in result.items() if key != "frames"}
+def test_overlay_needs_landmarks_and_a_video_path(person_video: Path, result: AnalysisResult, tmp_path: Path) -> None:
+    without = result.model_copy(update={"frames": None})
     with pytest.raises(PoseCoreError, match="include_landmarks"):
         write_overlay(person_video, without, tmp_path / "out.mp4")
     with pytest.raises(PoseCoreError, match="mp4"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posecore.angles import R_HIP
-from posecore.dancers import describe_dancer
+from posecore.angles import ANGLES, R_HIP
+from posecore.dancers import analyse_dancer
+from posecore.result import PoseSegment
 from posecore.pose_library import PoseLibrary
 from posecore.timeline import hysteresis, label_segments, summarise
 from tests.skeleton import FPS, HEIGHT, WIDTH, skeleton, track_of
@@ -19,7 +20,7 @@ def segments(
 ) -> list[dict]:
     times = np.arange(len(labels)) * DT if times is None else times
     scores = [1.0] * len(labels) if scores is None else scores
-    return label_segments(times, labels, scores, frame_duration_s=DT, **kw)
+    return [seg.model_dump() for seg in label_segments(times, labels, scores, frame_duration_s=DT, **kw)]
 
 
 def names(segs: list[dict]) -> list[str]:
@@ -91,7 +92,7 @@ def test_unlabelled_frames_count_as_unseen() -> None:
 
 def test_summary_counts_totals_and_shares_of_the_analysed_time() -> None:
     segs = segments(["squat"] * 30 + ["standing"] * 15 + ["squat"] * 30 + ["t_pose"] * 90)
-    summary = summarise(segs, analysed_s=10.0)
+    summary = {name: total.model_dump() for name, total in summarise(map(PoseSegment.model_validate, segs), 10.0).items()}
     assert summary == {
         "t_pose": {"count": 1, "total_s": 3.0, "share": 0.3},
         "squat": {"count": 2, "total_s": 2.0, "share": 0.2},
@@ -101,15 +102,17 @@ def test_summary_counts_totals_and_shares_of_the_analysed_time() -> None:
     assert summarise([], analysed_s=0.0) == {}
 
 
-def test_describe_dancer_reports_segments_movements_and_per_frame_labels() -> None:
+def test_analyse_dancer_reports_segments_movements_and_per_frame_labels() -> None:
     poses = [skeleton()] * 30 + [skeleton(left_arm_elevation=90, right_arm_elevation=90)] * 30
     poses += [skeleton(hidden=(R_HIP,))] * 15  # torso not visible: no label
     poses += [skeleton(rise=0.2 * np.sin(np.pi * i / 12)) for i in range(13)] + [skeleton()] * 32
     track = track_of(poses, frame_indices=np.arange(10, 10 + len(poses)), track_id=3)
-    dancer, labels = describe_dancer(
+    analysis = analyse_dancer(
         track, frames_analyzed=300, frame_duration_s=DT, width=WIDTH, height=HEIGHT,
         library=PoseLibrary.default(),
     )  # fmt: skip
+    dancer, labels = analysis.to_dancer().model_dump(), analysis.labels
+    assert set(analysis.angles) == set(ANGLES) and all(len(v) == len(track) for v in analysis.angles.values())
     assert len(labels) == len(track)
     assert labels[0] == "standing" and labels[45] == "t_pose" and labels[70] is None
     assert dancer["id"] == 3 and dancer["frames_detected"] == 120 and dancer["coverage"] == 0.4

@@ -194,14 +194,15 @@ def test_model_is_baked_by_the_tested_build_step(model_path: Path, tmp_path: Pat
     assert env("runtime")["POSECORE_CACHE_DIR"] == cache
     assert ("COPY", f"--from=build {cache} {cache}") in stages()["runtime"]
     assert "POSE_MODEL" not in env("runtime")
-    from posecore.model_bundle import DEFAULT_MODEL_NAME, resolve_model_path
+    from posecore.model_path import DEFAULT_MODEL_NAME
+    from posecore.model_path import model_path as locate_model
 
     baked = tmp_path / "opt-posecore"
     baked.mkdir()
     shutil.copy(model_path, baked / DEFAULT_MODEL_NAME)
     monkeypatch.delenv("POSE_MODEL", raising=False)
     monkeypatch.setenv("POSECORE_CACHE_DIR", str(baked))
-    assert resolve_model_path(build=False) == baked / DEFAULT_MODEL_NAME
+    assert locate_model() == baked / DEFAULT_MODEL_NAME
 
 
 # --- the entrypoint -------------------------------------------------------------------

@@ -11,9 +11,9 @@ import yaml
 
 from serve_app.access import AccessSettings, is_analysis_request
 from serve_app.api_keys import ApiKeyFileError, ApiKeys, key_id, read_keys
-from serve_app.app import AppArgs, build_app
+from serve_app.app import build_app
 from serve_app.bearer_auth import CLIENT_KEY
-from serve_app.ingress import ServiceSettings
+from serve_app.settings import AppArgs
 from serve_app.rate_limit import TokenBuckets, client_id
 
 
@@ -114,8 +114,8 @@ def test_keys_rotate_and_a_broken_file_keeps_the_old_ones(tmp_path: Path) -> Non
     assert keys.match(new.encode())
 
 
-def settings(args: dict) -> ServiceSettings:
-    """What build_app passes to DanceAnalyzer (bound as ``DanceAnalyzer.bind(worker, settings)``)."""
+def settings(args: dict) -> AppArgs:
+    """What build_app passes to DanceAnalyzer (bound as ``DanceAnalyzer.bind(worker, args)``)."""
     return build_app(args)._bound_deployment.init_args[1]
 
 
@@ -128,10 +128,11 @@ def test_app_args_validate_access_settings() -> None:
         AppArgs.model_validate({"max_concurrent_uploads": 0})
     args = {"api_key_file": "/run/secrets/k", "rate_limit_per_minute": 6, "rate_limit_burst": 2,
             "max_concurrent_uploads": 3, "cors_allowed_origins": ["https://app.example.com", "http://localhost:3000"]}
-    access = settings(args).access
+    access = settings(args)
     assert access.api_key_file == "/run/secrets/k" and access.max_concurrent_uploads == 3
     assert access.cors_allowed_origins == ("https://app.example.com", "http://localhost:3000")
-    assert settings({}).access == AccessSettings()  # all off (32 concurrent analyses) by default
+    assert AccessSettings(**settings({}).model_dump(include=set(AccessSettings.model_fields))) == AccessSettings()
+    assert settings({}).max_concurrent_uploads == 32 and settings({}).api_key_file is None  # all off by default
 
 
 def test_serve_config_leaves_room_above_the_upload_limit() -> None:

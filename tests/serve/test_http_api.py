@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 
 from posecore.landmarker import PoseModel
-from posecore.model_bundle import resolve_model_path
+from posecore.model_path import model_path
 from posecore.tracking import build_tracks
 from posecore.video import iter_frames, probe
 from tests.serve.conftest import CUSTOM_POSE
@@ -82,7 +82,7 @@ def test_group_dance_matches_sequential_pass(client: httpx.Client, shared_video:
     assert [f["index"] for f in frames] == list(range(514)), "a segment boundary left a gap"
 
     info = probe(shared_video)
-    with PoseModel(resolve_model_path(), max_people=4) as model:
+    with PoseModel(model_path(), max_people=4) as model:
         reference = [model.detect(f.image, f.index, f.t_s) for f in iter_frames(shared_video, info)]
     diffs = []
     for frame, expected in zip(frames, reference):

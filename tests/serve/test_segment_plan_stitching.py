@@ -5,7 +5,7 @@ A video is analysed once with one PoseModel over all its frames, then again cut 
 Hypothesis-drawn segments (random cut points and warm-ups, or the planner's own plans),
 each through ``posecore.analysis.detect_segment`` exactly as a PoseWorker replica runs
 it: a fresh model, a seek, the warm-up frames run and dropped. The stitched detections
-are then aggregated with ``build_result`` as the ingress does.
+are then aggregated with ``posecore.pipeline.assemble`` as the ingress does.
 
 What "the same" means, measured on this clip (a real person, alone on a plain
 background, sliding 18 px a frame and tilting +-24 degrees):
@@ -40,11 +40,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posecore.analysis import detect_frames, detect_segment
+from posecore.detection import detect_frames, detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.options import AnalysisOptions
 from posecore.pose_library import PoseLibrary
-from posecore.result import RunInfo, build_result
+from posecore.pipeline import Plan, assemble
 from posecore.video import VideoInfo, probe, sample_indices
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
 from tests.fuzzing import fuzz_examples, long_run
@@ -108,7 +108,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
 
 def aggregate(info: VideoInfo, detections: list[FrameDetections]) -> dict:
     options = AnalysisOptions(include_landmarks=True)
-    return build_result(info, detections, options, PoseLibrary.default(), RunInfo("test", 0.0, 0))
+    plan = Plan(b"", info, np.asarray([d.index for d in detections]), options, PoseLibrary.default())
+    return assemble(plan, detections, "test", 0.0).result.to_dict()
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 
+from posecore.pipeline import Event, Progress
 from serve_app.http_errors import ApiError
-from serve_app.ingress import DanceAnalyzer
+from serve_app.ingress import _ndjson_stream
 
 # A pose every upright person with a visible left arm matches, above every built-in pose.
 ANY_LEFT_ARM = "any_left_arm:\n  priority: 100\n  rules: {arm_elevation_left: [0, 180]}\n"
@@ -74,19 +76,14 @@ def test_bad_poses_option_is_a_422(client: httpx.Client, person_video: bytes) ->
 
 def test_an_error_after_streaming_started_is_the_last_event() -> None:
     """In process: once progress was sent, a failure (here a lost worker pool) ends the stream as an event."""
-    stream_of = DanceAnalyzer.func_or_class._stream_events
 
     async def run() -> list[dict]:
-        events: asyncio.Queue[dict] = asyncio.Queue()
-
-        async def analysis() -> dict:
-            events.put_nowait({"event": "progress", "segments_done": 1, "segments_total": 2})
+        async def events() -> AsyncIterator[Event]:
+            yield Progress(1, 2)
             await asyncio.sleep(0.01)
             raise ApiError("worker_unavailable", "pose replicas kept failing; retry shortly")
 
-        first = {"event": "progress", "segments_done": 0, "segments_total": 2}
-        task = asyncio.ensure_future(analysis())
-        return [json.loads(line) async for line in stream_of(None, task, events, first)]
+        return [json.loads(line) async for line in _ndjson_stream(Progress(0, 2), events())]
 
     lines = asyncio.run(run())
     assert [(e["event"], e.get("segments_done")) for e in lines] == [("progress", 0), ("progress", 1), ("error", None)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posecore.analysis import detect_segment
+from posecore.detection import detect_segment
 from posecore.errors import ModelError
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.video import VideoInfo, probe
