@@ -194,7 +194,7 @@ def track_beats(envelope: np.ndarray, period: float) -> np.ndarray:
     local = np.convolve(envelope / std, kernel, mode="same")
 
     n = len(local)
-    offsets = np.arange(-int(round(2 * period)), -int(round(period / 2)) + 1)  # where the previous beat may be
+    offsets = np.arange(-round(2 * period), -round(period / 2) + 1)  # where the previous beat may be
     penalty = -TIGHTNESS * np.log(-offsets / period) ** 2
     cumulative = local.copy()
     backlink = np.full(n, -1, np.int64)
@@ -319,7 +319,7 @@ def _mel(hz: float) -> float:
 def _decode(container: av.container.InputContainer, start_s: float, max_duration_s: float) -> DecodedAudio | None:
     """Decode and resample the best audio stream; read the video's first timestamp from the same demux pass."""
     audio = container.streams.best("audio")
-    if audio is None:
+    if not isinstance(audio, av.audio.stream.AudioStream):
         log.debug("no music: no audio stream")
         return None
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
@@ -346,8 +346,12 @@ def _decode(container: av.container.InputContainer, start_s: float, max_duration
                         audio_first = _frame_time(out, frame)
                     chunks.append(out.to_ndarray()[0])
                     n_samples += out.samples
-            if audio_first is not None and n_samples > _samples_needed(audio_first, video_first, video, start_s, limit):
-                break
+            if audio_first is not None:
+                # Enough to cover [start_s, start_s + max_duration_s], +1 s as the video's first
+                # timestamp may still drop (B-frames come out of order).
+                needed = (start_s + _seconds(video_first, video) - audio_first + 1.0) * SAMPLE_RATE + limit
+                if n_samples > needed:
+                    break
         else:
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray()[0])
@@ -357,19 +361,18 @@ def _decode(container: av.container.InputContainer, start_s: float, max_duration
         log.debug("no music: no audio frame decoded")
         return None
 
-    offset = float(video_first * video.time_base) if video is not None and video_first is not None else 0.0
-    first_s = audio_first - offset  # the first sample, in the video's clock
+    first_s = audio_first - _seconds(video_first, video)  # the first sample, in the video's clock
     samples = np.concatenate(chunks)
-    skip = max(0, int(round((start_s - first_s) * SAMPLE_RATE)))
+    skip = max(0, round((start_s - first_s) * SAMPLE_RATE))
     samples = samples[skip : skip + limit]
     return DecodedAudio(samples=np.ascontiguousarray(samples, np.float32), start_s=first_s + skip / SAMPLE_RATE)
 
 
-def _samples_needed(audio_first: float, video_first: int | None, video: av.stream.Stream | None, start_s: float,
-                    limit: int) -> int:
-    """Samples to decode to cover [start_s, start_s + limit) of the video's clock."""
-    offset = float(video_first * video.time_base) if video is not None and video_first is not None else 0.0
-    return int((start_s + offset - audio_first) * SAMPLE_RATE) + limit + SAMPLE_RATE  # 1 s for B-frame reordering
+def _seconds(timestamp: int | None, stream: av.video.stream.VideoStream | None) -> float:
+    """A stream timestamp in seconds; 0 when unknown (no video stream: the audio's own clock)."""
+    if timestamp is None or stream is None or stream.time_base is None:
+        return 0.0
+    return float(timestamp * stream.time_base)
 
 
 def _frame_time(resampled: av.AudioFrame, decoded: av.AudioFrame) -> float:
