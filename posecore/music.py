@@ -21,22 +21,25 @@ start before or after the video; ``analyze_music`` reads the first video timesta
 the same container itself (same rule as ``video.probe``), so a beat and the frame shown
 at that moment have the same t.
 
-Why a small numpy implementation rather than librosa 0.11.0 (ISC; measured on this 2-core
-machine, ``benchmarks`` not needed: /tmp scripts, numbers below):
+Why a small numpy implementation rather than librosa 0.11.0 (ISC). Measured on this
+2-core machine (shared with other jobs, so +-30%):
 
 - Size: librosa pulls numba + llvmlite (173 MB installed), scipy (143 MB), scikit-learn
   (51 MB), soxr (LGPL-2.1), soundfile, audioread, pooch, joblib, lazy_loader, narwhals,
-  cloudpickle: ~420 MB installed, ~110 MB of wheels; the venv has none of them today.
-- First call: numba compiles librosa's beat tracker in every new process: 54.6 s on
-  the first ``beat_track`` with no cache, 6.7 s with a warm on-disk numba cache (which a
+  cloudpickle: ~420 MB installed from ~110 MB of wheels; the venv has none of them today.
+- First call: numba compiles librosa's beat tracker in every new process: 54.6 s on the
+  first ``beat_track`` with no cache, 6.7 s with a warm on-disk numba cache (which a
   read-only container may not allow). Import (lazy) 0.15-0.3 s.
-- Per call afterwards: 120-260 ms for the 9-29 s tracks of /work/shared/data, 407 ms for
-  60 s.
-- This module: numpy only (already a dependency), no JIT: import ~0 ms, the same cost on
-  the first call as on any other. Per video of /work/shared/data (9-29 s): see README /
-  the report, about 10-40 ms of beat tracking after 70-220 ms of audio decoding, i.e.
-  under 2% of pose detection (~20 ms per frame). Tempos agree with librosa's on the
-  shared videos up to its octave choice and its lag quantisation (129.2 vs ~128-130).
+- Per call afterwards: 120-260 ms for the 9-29 s tracks of /work/shared/data, 407 ms for 60 s.
+- This module: numpy only (already a dependency), no JIT, so the first call costs what
+  any call does: 25-110 ms of beat tracking per shared video (9-29 s; 230 ms for 60 s,
+  1.6 s for 600 s) after 40-150 ms of audio decoding: about 1% of pose detection
+  (~20 ms per frame, ~10 s for a 17 s video).
+- Results on the shared videos (ours / librosa's BPM): same_routine_a/b/c 128.0, 128.4,
+  128.4 / 129.2 x3 (one song: ours agree within 0.3%); duo_studio 145.5 / 143.6;
+  group_3_office 66.1 / 66.3; group_dance 94.8 / 95.7; solo_kpop 107.7 / 103.4;
+  group_3_studio 67.0 / 136.0 (an octave apart: ours follows the autocorrelation's
+  stronger peak); solo_contemporary None (periodicity just under the floor) / 129.2.
 
 Returns None (never raises for the audio: the video must still analyse) when there is no
 audio stream, the audio cannot be decoded, it is silent (RMS below -50 dBFS), it has no
