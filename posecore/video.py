@@ -383,6 +383,17 @@ def _rotation(frame: av.VideoFrame) -> int:
     return int(round(clockwise / 90)) % 4 * 90
 
 
+def open_container(source: Source) -> av.container.InputContainer:
+    """Open a path or in-memory contents (bytes or memoryview, read without copying) with PyAV.
+
+    For other readers of the same upload (e.g. its audio track). Close it (``with``) after use.
+
+    Raises:
+        NotAVideo: unreadable, or not an mp4/mov/mkv/webm/avi container.
+    """
+    return _open(source)
+
+
 def _open(source: Source) -> av.container.InputContainer:
     """Open a path or in-memory contents as one of the supported containers, else NotAVideo."""
     if isinstance(source, bytes):

@@ -14,6 +14,7 @@ tell which frame it got (``pattern_number``) and which way is up.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,6 +42,15 @@ MAX_PATTERN_FRAMES = 2 ** (_BIT_ROWS * _BIT_COLS)
 
 _RED = (220, 30, 30)
 _BACKGROUND = 110
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """Sound for ``write_video``: mono samples in [-1, 1] and where they start."""
+
+    samples: np.ndarray  # (n,) float
+    rate: int = 48_000
+    start_s: float = 0.0  # presentation time of the first sample (the first video frame is at times_s[0] or 0)
 
 
 def pattern_frames(n: int, width: int, height: int) -> list[np.ndarray]:
@@ -96,6 +106,7 @@ def write_video(
     pix_fmt: str | None = None,
     with_audio: bool = False,
     gop: int | None = None,
+    audio_track: AudioTrack | None = None,
 ) -> Path:
     """Encode RGB uint8 frames into ``path`` and return it.
 
@@ -113,6 +124,7 @@ def write_video(
         pix_fmt: encoder pixel format (default: yuv420p; yuvj420p for MJPEG).
         with_audio: add a silent audio track of the same length.
         gop: keyframe interval in frames (encoder default when None).
+        audio_track: add this sound as the audio track (instead of ``with_audio``'s silence).
     """
     path = Path(path)
     muxer = container or _MUXERS.get(path.suffix.lower())
@@ -144,7 +156,8 @@ def write_video(
                 if rotation % 360:
                     # PyAV's angle is counter-clockwise (FFmpeg's display-matrix convention).
                     video.set_display_rotation(-(rotation % 360))
-                audio = _add_audio(out, muxer) if with_audio else None
+                if with_audio or audio_track is not None:
+                    audio = _add_audio(out, muxer, audio_track.rate if audio_track else 48_000)
             frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
             frame.time_base = time_base
             frame.pts = i if times_s is None else round(times_s[i] * 90_000)
@@ -153,14 +166,16 @@ def write_video(
         if video is None:
             raise ValueError("no frames given")
         out.mux(video.encode(None))
-        if audio is not None:
+        if audio is not None and audio_track is not None:
+            _write_samples(out, audio, audio_track)
+        elif audio is not None:
             duration = (n_frames / fps) if times_s is None else times_s[n_frames - 1] + 1 / fps
             _write_silence(out, audio, duration)
     return path
 
 
-def _add_audio(out: av.container.OutputContainer, muxer: str) -> av.audio.stream.AudioStream:
-    audio = out.add_stream(_AUDIO_ENCODERS.get(muxer, "aac"), rate=48_000)
+def _add_audio(out: av.container.OutputContainer, muxer: str, rate: int = 48_000) -> av.audio.stream.AudioStream:
+    audio = out.add_stream(_AUDIO_ENCODERS.get(muxer, "aac"), rate=rate)
     audio.layout = "mono"
     return audio
 
@@ -175,6 +190,27 @@ def _write_silence(out: av.container.OutputContainer, audio: av.audio.stream.Aud
         frame = av.AudioFrame.from_ndarray(np.zeros((1, samples_per_frame), dtype), format=fmt, layout="mono")
         frame.sample_rate = ctx.sample_rate
         frame.pts = pts
+        out.mux(audio.encode(frame))
+    out.mux(audio.encode(None))
+
+
+def _write_samples(out: av.container.OutputContainer, audio: av.audio.stream.AudioStream, track: AudioTrack) -> None:
+    ctx = audio.codec_context
+    fmt = ctx.codec.audio_formats[0].name
+    samples_per_frame = ctx.frame_size or 1024
+    samples = np.clip(np.asarray(track.samples, np.float64), -1, 1)
+    dtype = {"s16": np.int16, "s16p": np.int16, "s32p": np.int32}.get(fmt, np.float32)
+    if dtype is not np.float32:
+        samples = samples * np.iinfo(dtype).max
+    samples = samples.astype(dtype)
+    first = round(track.start_s * ctx.sample_rate)
+    for start in range(0, len(samples), samples_per_frame):
+        chunk = np.zeros((1, samples_per_frame), dtype)
+        part = samples[start : start + samples_per_frame]
+        chunk[0, : len(part)] = part
+        frame = av.AudioFrame.from_ndarray(chunk, format=fmt, layout="mono")
+        frame.sample_rate = ctx.sample_rate
+        frame.pts = first + start
         out.mux(audio.encode(frame))
     out.mux(audio.encode(None))
 
