@@ -9,11 +9,14 @@
   same stretch (``timeline.split_at_gaps``): no speed is made up across an unseen gap.
   The per-frame value is smoothed with a Gaussian of ``SMOOTH_S`` (MediaPipe's jitter
   is frame to frame; a hit's drop takes a few frames, so it survives).
-* **Hit**: the speed falls sharply after motion: within ``HIT_WINDOW_S`` before the stop
-  it peaked at ``MIN_PEAK`` or more, and it falls to ``STOP_RATIO`` of that peak or
-  less. The hit time is the arrival: the first frame after the peak that is within
-  ``ARRIVAL_SHARE`` of the way down to the stop's minimum (for an abrupt stop this
-  is the frame of the stop, within a frame).
+* **Hit**: the speed falls sharply after motion: it falls to ``STOP_RATIO`` of its
+  peak or less within ``HIT_WINDOW_S`` of a peak of ``MIN_PEAK`` or more (a peak
+  after the previous hit). The hit time is the arrival: the first frame after the peak where the speed
+  is at most ``ARRIVAL_SHARE`` of the way from the stop's minimum up to the peak, i.e.
+  halfway down: a smoothed abrupt stop crosses half its drop at the stop itself, so
+  the smoothing does not delay the hit.
+  The hit lasts (``end_s``) while the speed stays within ``STILL_SHARE`` of the drop
+  above the floor (or below ``HOLD_SPEED``).
 * **Hold**: the speed stays below ``HOLD_SPEED`` for ``MIN_HOLD_S`` or longer. A hold
   that starts at a hit (within ``HIT_WINDOW_S``) is that hit's continuation: the hit's
   ``end_s`` becomes the hold's end. A hold reached slowly is its own ``"hold"`` moment.
@@ -38,10 +41,11 @@ MAIN_JOINTS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)  # shoulders .. a
 MIN_VISIBILITY = 0.5
 SCALE_WINDOW_S = 2.0
 SMOOTH_S = 0.05  # Gaussian sigma of the speed smoothing
-MIN_PEAK = 1.0  # torso lengths/s: slower than this is not "motion" that can hit
+MIN_PEAK = 0.8  # torso lengths/s: slower is not "motion" that can hit (a still dancer's jitter: 0.1-0.4)
 STOP_RATIO = 0.5  # real hits (K-pop, TikTok) drop to 0.3-0.5 of the peak; abrupt synthetic stops to ~0
 HIT_WINDOW_S = 0.4  # the peak must be at most this long before the stop
-ARRIVAL_SHARE = 0.25
+ARRIVAL_SHARE = 0.5
+STILL_SHARE = 0.25  # after a hit, the pose lasts while the speed stays this far up from the floor
 HOLD_SPEED = 0.4  # torso lengths/s
 MIN_HOLD_S = 0.4
 MIN_HIT_GAP_S = 0.15  # two hits closer than this are one
@@ -146,33 +150,35 @@ def hit_times(moments: list[Moment]) -> list[float]:
     return [m.t_s for m in moments if m.kind == "hit"]
 
 
-def _hits(t: np.ndarray, v: np.ndarray, min_peak: float, stop_ratio: float) -> list[int]:
-    """Rows (in the block) of the hits: arrival frames of sharp drops after motion."""
-    found: list[int] = []
+@dataclass(frozen=True)
+class _Stop:
+    arrival: int  # the hit's row: halfway down the drop
+    floor: int  # the slowest row just after
+    still: float  # the pose lasts while the speed stays at or below this
+
+
+def _hits(t: np.ndarray, v: np.ndarray, min_peak: float, stop_ratio: float) -> list[_Stop]:
+    """The hits of one stretch, in time order."""
+    found: list[_Stop] = []
     last_hit_t = -np.inf
-    n = len(v)
-    i = 1
-    while i < n - 1:
-        if not np.isfinite(v[i]):
-            i += 1
+    known = np.isfinite(v)
+    for i in np.flatnonzero(known):
+        window = np.flatnonzero((t > max(last_hit_t, t[i] - HIT_WINDOW_S)) & (t < t[i]) & known)
+        if not len(window):
             continue
-        # Stop = a local minimum (the first frame of a flat bottom).
-        is_min = v[i] <= np.nan_to_num(v[i + 1], nan=np.inf) and v[i] < np.nan_to_num(v[i - 1], nan=-np.inf)
-        if not is_min:
-            i += 1
+        peak_row = int(window[np.argmax(v[window])])
+        peak = v[peak_row]
+        if peak < min_peak or v[i] > stop_ratio * peak:
             continue
-        start = max(last_hit_t, t[i] - HIT_WINDOW_S)
-        window = np.flatnonzero((t >= start) & (t < t[i]) & np.isfinite(v))
-        if len(window):
-            peak_row = window[np.argmax(v[window])]
-            peak = v[peak_row]
-            if peak >= min_peak and v[i] <= stop_ratio * peak:
-                level = v[i] + ARRIVAL_SHARE * (peak - v[i])
-                arrival = peak_row + int(np.argmax(v[peak_row : i + 1] <= level))
-                if t[arrival] - last_hit_t >= MIN_HIT_GAP_S:
-                    found.append(arrival)
-                    last_hit_t = t[arrival]
-        i += 1
+        # The stop's floor: the lowest speed soon after the drop (it may keep falling).
+        after = np.flatnonzero((t >= t[i]) & (t <= t[i] + HIT_WINDOW_S / 2) & known)
+        floor_row = int(after[np.argmin(v[after])])
+        floor = v[floor_row]
+        level = floor + ARRIVAL_SHARE * (peak - floor)
+        arrival = peak_row + int(np.argmax(v[peak_row : i + 1] <= level))
+        if t[arrival] - last_hit_t >= MIN_HIT_GAP_S:
+            found.append(_Stop(arrival, floor_row, floor + STILL_SHARE * (peak - floor)))
+            last_hit_t = t[arrival]
     return found
 
 
@@ -185,7 +191,7 @@ def _holds(t: np.ndarray, v: np.ndarray, hold_speed: float, min_hold_s: float) -
 
 
 def _merge(
-    hits: list[int],
+    hits: list[_Stop],
     holds: list[tuple[int, int]],
     t: np.ndarray,
     v: np.ndarray,
@@ -193,21 +199,21 @@ def _merge(
     step: float,
     offset: int,
 ) -> list[Moment]:
-    """Hits (extended by the hold they start, or by their slow frames) and the other holds."""
+    """Hits (lasting through the hold they start, or while the body stays near still) and the other holds."""
     moments = []
     used_holds = set()
-    for k, row in enumerate(hits):
-        next_hit = hits[k + 1] if k + 1 < len(hits) else len(t)
-        end = row
-        held = [h for h in holds if row - 1 <= h[1] and h[0] - row <= round(HIT_WINDOW_S / step) and h[0] < next_hit]
+    for k, hit in enumerate(hits):
+        next_hit = hits[k + 1].arrival if k + 1 < len(hits) else len(t)
+        end = max(hit.arrival, min(hit.floor, next_hit - 1))
+        held = [h for h in holds if h[1] >= hit.arrival and h[0] <= end + 1 and h[0] < next_hit]
         if held:
             used_holds.update(held)
-            end = max(row, held[0][1])
-        else:  # the pose lasts while the body stays slow (below half the hold speed or this frame's)
-            limit = max(hold_speed, v[row])
+            end = max(end, min(held[0][1], next_hit - 1))
+        else:
+            limit = max(hold_speed, hit.still)
             while end + 1 < next_hit and np.isfinite(v[end + 1]) and v[end + 1] <= limit:
                 end += 1
-        moments.append(Moment("hit", float(t[row]), float(t[end] + step), offset + row, offset + end))
+        moments.append(Moment("hit", float(t[hit.arrival]), float(t[end] + step), offset + hit.arrival, offset + end))
     for h in holds:
         if h not in used_holds:
             a, b = h
