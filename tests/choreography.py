@@ -7,6 +7,7 @@ from constant motion to zero at a known frame: the truth for hit detection.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ def routine(shapes: Sequence[Shape], *, move_s: float = 0.3, hold_s: float = 0.6
     arrivals = []
     hold, move = round(hold_s * fps), round(move_s * fps)
     poses += [skeleton(**_blend(shapes[0], shapes[0], 0)) for _ in range(hold)]
-    for a, b in zip(shapes[:-1], shapes[1:]):
+    for a, b in itertools.pairwise(shapes):
         poses += [skeleton(**_blend(a, b, (k + 1) / move)) for k in range(move)]
         arrivals.append(len(poses) - 1)  # the first frame at the new shape
         poses += [skeleton(**_blend(b, b, 0)) for _ in range(hold - 1)]
@@ -50,17 +51,17 @@ def with_jitter(track: Track, pixels: float, width: int, height: int, seed: int 
 
 
 def swinging(
-    seconds: float, hz: float, *, left: float = 40.0, right: float = 40.0, steps: float = 0.0, fps: float = FPS
+    seconds: float, hz: float, *, left: float = 40.0, right: float = 40.0, stops_hz: float = 0.0, fps: float = FPS
 ) -> Track:
     """Arms swinging sinusoidally about 60 degrees elevation (amplitudes ``left``/``right``).
 
-    ``steps`` adds a square wave of that many degrees at 4x the frequency: jerky stops and starts.
+    ``stops_hz`` > 0 makes the same swing stop-and-go: that many times a second the arms
+    dart along the sinusoid for 30% of the interval and stop for the rest (jerky).
     """
     t = np.arange(round(seconds * fps)) / fps
-    wave = np.sin(2 * np.pi * hz * t) + 0.0
-    square = steps * np.sign(np.sin(2 * np.pi * 4 * hz * t))
-    poses = [
-        skeleton(left_arm_elevation=60 + left * w + s, right_arm_elevation=60 + right * w + s)
-        for w, s in zip(wave, square)
-    ]
+    if stops_hz > 0:
+        k = np.floor(t * stops_hz)
+        t = (k + np.clip((t * stops_hz - k) / 0.3, 0.0, 1.0)) / stops_hz
+    wave = np.sin(2 * np.pi * hz * t)
+    poses = [skeleton(left_arm_elevation=60 + left * w, right_arm_elevation=60 + right * w) for w in wave]
     return track_of(poses, fps=fps)
