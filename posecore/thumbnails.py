@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
+
+from posecore.tracks import Track
+from posecore.video import Source, VideoInfo, iter_frames
 
 MAX_BYTES = 15_000
 LONGEST_SIDE = 160
@@ -62,3 +66,21 @@ def thumbnail_data_uri(
         if max(shape) <= 8:
             raise ValueError(f"cannot fit a thumbnail in {max_bytes} bytes")
         size *= SHRINK
+
+
+def frame_thumbnails(
+    source: Source, info: VideoInfo, track: Track, rows: Sequence[int], max_bytes: int = MAX_BYTES
+) -> dict[int, str]:
+    """Thumbnails of ``track``'s dancer at track ``rows``: row -> data URI.
+
+    Decodes only those frames (e.g. each key pose's ``best_row``); a frame that fails
+    to decode has no entry.
+    """
+    wanted: dict[int, list[int]] = {}
+    for row in rows:
+        wanted.setdefault(int(track.frame_indices[row]), []).append(int(row))
+    out: dict[int, str] = {}
+    for frame in iter_frames(source, info, np.array(sorted(wanted), dtype=np.int64)):
+        for row in wanted.get(frame.index, []):
+            out[row] = thumbnail_data_uri(frame.image, track.landmarks[row], max_bytes)
+    return out
