@@ -109,7 +109,8 @@ def body_speed(
     both = visible[1:] & visible[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = joint_step / dt[:, None] / ((scale[1:] + scale[:-1]) / 2)[:, None]
-        step_speed = np.where(both.any(axis=1), np.nanmean(np.where(both, per_joint, np.nan), axis=1), np.nan)
+        # Mean over the joints visible at both ends (NaN if none).
+        step_speed = np.where(both, per_joint, 0.0).sum(axis=1) / both.sum(axis=1)
     same_block = np.zeros(n - 1, dtype=bool)
     for block in split_at_gaps(times, step):
         same_block[block.start : block.stop - 1] = True

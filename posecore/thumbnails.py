@@ -14,6 +14,7 @@ from posecore.video import Source, VideoInfo, iter_frames
 MAX_BYTES = 15_000
 LONGEST_SIDE = 160
 MARGIN = 0.15  # of the landmarks' box's longer side, on every side
+HEAD_ROOM = 0.1  # more above: the top landmarks are the eyes, the hair is higher
 MIN_VISIBILITY = 0.3
 QUALITIES = (85, 75, 65, 55, 45, 35, 25)
 SHRINK = 0.75  # when even the lowest quality is too big, shrink the image and retry
@@ -21,15 +22,16 @@ _PREFIX = "data:image/jpeg;base64,"
 
 
 def crop_box(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) pixels around the visible landmarks (33, 4) plus ``MARGIN``, inside the image."""
+    """(x0, y0, x1, y1) pixels around the visible landmarks (33, 4) plus margins, inside the image."""
     points = np.asarray(landmarks, dtype=np.float64)
     visible = points[:, 3] >= MIN_VISIBILITY
     xy = points[visible if visible.any() else slice(None), :2] * [float(width), float(height)]
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-    pad = MARGIN * max(x1 - x0, y1 - y0, 1.0)
+    side = max(x1 - x0, y1 - y0, 1.0)
+    pad = MARGIN * side
     box = (
         int(np.clip(np.floor(x0 - pad), 0, width - 1)),
-        int(np.clip(np.floor(y0 - pad), 0, height - 1)),
+        int(np.clip(np.floor(y0 - pad - HEAD_ROOM * side), 0, height - 1)),
         int(np.clip(np.ceil(x1 + pad), 1, width)),
         int(np.clip(np.ceil(y1 + pad), 1, height)),
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posecore.angles import joint_angles
-from posecore.hits import body_speed
+from posecore.hits import body_speed, find_moments
 from posecore.movement_quality import movement_metrics, on_beat, sparc
 from posecore.tracks import Track
 from tests.choreography import swinging, with_jitter
@@ -98,3 +98,21 @@ def test_timeline_is_energy_per_second_with_gaps() -> None:
     assert [p["t_s"] for p in timeline] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert timeline[2]["energy"] is None
     assert all(p["energy"] > 0.3 for p in timeline if p["t_s"] != 2.0)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 30])
+def test_tiny_or_unseen_tracks_give_empty_metrics_not_errors(rows: int) -> None:
+    poses = [skeleton(hidden=tuple(range(33)))] * rows  # the last case: 1 s, nothing visible
+    track = (
+        track_of(poses)
+        if rows
+        else Track(
+            0, np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 33, 4), np.float32), np.zeros((0, 33, 3), np.float32)
+        )
+    )
+    result = metrics(track)
+    assert result["energy"] is None and result["smoothness"] is None and result["symmetry"] is None
+    assert result["range_of_motion"]["mean"] is None
+    assert all(p["energy"] is None for p in result["timeline"])
+    speed = body_speed(track, WIDTH, HEIGHT)
+    assert find_moments(track, speed) == []
