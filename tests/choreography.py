@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ T_POSE: Shape = {"left_arm_elevation": 90, "right_arm_elevation": 90}
 ARMS_UP: Shape = {"left_arm_elevation": 175, "right_arm_elevation": 175}
 
 
-def _blend(a: Shape, b: Shape, w: float) -> dict[str, float]:
+def _blend(a: Shape, b: Shape, w: float) -> dict[str, Any]:  # skeleton(**kwargs)
     defaults = {"left_elbow": 180.0, "right_elbow": 180.0, "left_knee": 180.0, "right_knee": 180.0}
     keys = set(a) | set(b)
     return {k: (1 - w) * a.get(k, defaults.get(k, 0.0)) + w * b.get(k, defaults.get(k, 0.0)) for k in keys}

@@ -107,7 +107,7 @@ def test_hits_at_a_lower_sample_rate() -> None:
     poses, arrivals = routine(SHAPES, move_s=0.4)
     every = 3  # sample_fps = 10 on a 30 fps video
     indices = np.arange(0, len(poses), every)
-    track = track_of([poses[i] for i in indices], frame_indices=indices)
+    track = track_of([poses[i] for i in indices], frame_indices=indices.tolist())
     _, moments, poses_found = analyse(track, step=every / FPS)
     hits = hit_times(moments)
     assert len(hits) == len(arrivals)
