@@ -9,17 +9,16 @@
   same stretch (``timeline.split_at_gaps``): no speed is made up across an unseen gap.
   The per-frame value is smoothed with a Gaussian of ``SMOOTH_S`` (MediaPipe's jitter
   is frame to frame; a hit's drop takes a few frames, so it survives).
-* **Hit**: the speed falls sharply after motion: it falls to ``STOP_RATIO`` of its
-  peak or less within ``HIT_WINDOW_S`` of a peak of ``MIN_PEAK`` or more (a peak
-  after the previous hit). The hit time is the arrival: the first frame after the peak where the speed
-  is at most ``ARRIVAL_SHARE`` of the way from the stop's minimum up to the peak, i.e.
-  halfway down: a smoothed abrupt stop crosses half its drop at the stop itself, so
-  the smoothing does not delay the hit.
-  The hit lasts (``end_s``) while the speed stays within ``STILL_SHARE`` of the drop
-  above the floor (or below ``HOLD_SPEED``).
+* **Hit**: the speed falls sharply after motion: to ``STOP_RATIO`` of its peak or
+  less, within ``HIT_WINDOW_S`` of a peak of ``MIN_PEAK`` or more (a peak after the
+  previous hit). Its time is the first frame after the peak that is halfway down
+  (``ARRIVAL_SHARE``) from the peak to the floor (the lowest speed just after): a
+  smoothed abrupt stop crosses half its drop at the stop itself, so the smoothing
+  does not delay the hit. It lasts (``end_s``) through the floor and then while the
+  speed stays within ``STILL_SHARE`` of the drop above the floor (or below
+  ``HOLD_SPEED``), or to the end of the hold it runs into.
 * **Hold**: the speed stays below ``HOLD_SPEED`` for ``MIN_HOLD_S`` or longer. A hold
-  that starts at a hit (within ``HIT_WINDOW_S``) is that hit's continuation: the hit's
-  ``end_s`` becomes the hold's end. A hold reached slowly is its own ``"hold"`` moment.
+  reached without a hit (slowly) is its own ``"hold"`` moment.
 
 Thresholds were set on synthetic stops and checked on real solo clips (K-pop, TikTok
 routine, contemporary), see the tests.
