@@ -24,7 +24,8 @@ Pipeline, each step one function below:
    median of (reference time - performance time) along the path, ``tempo_ratio`` the
    slope of reference time against performance time (Theil-Sen over frame pairs at
    least ``TEMPO_MIN_SPAN_S`` apart), and ``timing`` maps the mean absolute deviation of
-   the path from that line (seconds, offset and tempo removed) by ``TIMING_CURVE``.
+   the path from that line (seconds, offset and tempo removed; frames left out of the
+   alignment count as the curve's worst) by ``TIMING_CURVE``.
 
 "left"/"right" are always the dancer's own. Times are each video's own presentation
 times (``Track.times_s``).
@@ -33,7 +34,7 @@ times (``Track.times_s``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -52,7 +53,7 @@ WORST_COUNT = 5
 WORST_WINDOW_S = 1.0  # per-frame scores are averaged over this window before picking the worst
 WORST_SEPARATION_S = 2.0
 SKIP_COST_DEG = 45.0  # cost of a performance frame left out of the alignment (before or after it)
-MISSING_COST_DEG = 90.0  # expected angle between unrelated directions: neutral for unseen frames
+MISSING_COST_DEG = SKIP_COST_DEG  # an unseen frame neither attracts the path nor pushes it out
 
 # Mean angle between matching segments (degrees) -> score. Same dance, same dancer: a few
 # degrees of landmark noise; same routine by another dancer: ~15-30; another dance: ~40+.
@@ -113,7 +114,7 @@ class Comparison:
     worst_moments: list[WorstMoment]
     mirrored: bool
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON response body."""
         return asdict(self)
 
@@ -208,7 +209,9 @@ _LIMB_OF_SEGMENT = np.array([i for i, limb in enumerate(LIMBS) for _ in LIMB_SEG
 
 def _directions(points: np.ndarray) -> np.ndarray:
     """Unit direction of every segment (k, segments, 2) from pixel points (k, 33, 2)."""
-    mids = [(points[:, LANDMARK_NAMES.index(a)] + points[:, LANDMARK_NAMES.index(b)]) / 2 for a, b in _MIDPOINTS.values()]
+    mids = [
+        (points[:, LANDMARK_NAMES.index(a)] + points[:, LANDMARK_NAMES.index(b)]) / 2 for a, b in _MIDPOINTS.values()
+    ]
     allpoints = np.concatenate([points, np.stack(mids, axis=1)], axis=1)
     vectors = allpoints[:, _SEG_TO] - allpoints[:, _SEG_FROM]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -352,7 +355,8 @@ def _scored(perf_t: np.ndarray, ref_t: np.ndarray, limb_degrees: np.ndarray, mir
     frame_scores = _curve(frame_degrees, SCORE_CURVE)
     limb_scores = _curve(limb_degrees, SCORE_CURVE)
     slope, intercept = _tempo_line(perf_t[matched], ref_t[matched])
-    deviation = float(np.mean(np.abs(ref_t[matched] - (intercept + slope * perf_t[matched]))))
+    # Frames left out of the alignment count as the worst timing (the curve's last point).
+    deviation = float(np.mean(np.where(matched, np.abs(ref_t - (intercept + slope * perf_t)), TIMING_CURVE[-1][0])))
     return Comparison(
         score=_round(_nanmean(frame_scores) or 0.0),
         timing=_round(float(_curve(deviation, TIMING_CURVE))),
@@ -370,13 +374,10 @@ def _timeline(perf_t: np.ndarray, ref_t: np.ndarray, scores: np.ndarray) -> list
     points = []
     for b in np.unique(bins):
         rows = np.flatnonzero(bins == b)
-        matched = rows[~np.isnan(ref_t[rows])]
-        # The reference time at the bin's first performance time (extrapolated at the tempo-1 offset).
-        reference = float(ref_t[matched[0]] - (perf_t[matched[0]] - perf_t[rows[0]])) if matched.size else None
         points.append(
             TimelinePoint(
                 t_s=_round(float(perf_t[rows[0]]), 3),
-                reference_t_s=None if reference is None else _round(reference, 3),
+                reference_t_s=None if np.isnan(ref_t[rows[0]]) else _round(ref_t[rows[0]], 3),
                 score=_round_or_none(_nanmean(scores[rows])),
             )
         )
@@ -387,7 +388,7 @@ def _worst_moments(
     perf_t: np.ndarray, ref_t: np.ndarray, scores: np.ndarray, limb_degrees: np.ndarray
 ) -> list[WorstMoment]:
     """Lowest window-averaged scores of aligned frames, at least WORST_SEPARATION_S apart, with the worst limb."""
-    half = max(1, int(round(WORST_WINDOW_S * RATE_HZ / 2)))
+    half = max(1, round(WORST_WINDOW_S * RATE_HZ / 2))
     windows = [slice(max(0, i - half), i + half + 1) for i in range(perf_t.size)]
     smoothed = np.array([_nanmean_rows(scores[w], axis=0) for w in windows])
     per_limb = np.stack([_nanmean_rows(limb_degrees[w], axis=0) for w in windows])
