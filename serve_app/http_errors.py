@@ -28,6 +28,8 @@ STATUS_BY_CODE = {
     "upload_too_large": 413,
     "video_too_long": 413,
     "too_many_pixels": 413,
+    "too_many_frames": 413,
+    "poses_too_large": 413,
     "not_a_video": 415,
     "invalid_video": 415,
     "invalid_options": 422,
