@@ -23,6 +23,15 @@ class AccessSettings:
     rate_limit_burst: int = 10  # requests a rested client may send at once
     # Analyses in progress in one ingress replica beyond which new ones get a 503.
     max_concurrent_uploads: int = 32
+    # Analyses in progress per client (API key, else address) in one ingress replica; 0: no limit.
+    max_concurrent_per_client: int = 4
+    # Bytes of uploads in flight (by Content-Length; without one, max_upload_bytes) beyond which
+    # new analyses get a 503: bounds the ingress's memory. 0: no limit.
+    max_upload_bytes_in_flight: int = 1024 * 1024 * 1024
+    # Minimum upload rate (bytes/s) over each window, once the grace period is over: 408 below. 0: none.
+    upload_min_bytes_per_s: float = 32 * 1024
+    upload_rate_window_s: float = 10.0
+    upload_rate_grace_s: float = 10.0
     cors_allowed_origins: tuple[str, ...] = ()  # empty: no CORS headers at all
 
 

@@ -38,6 +38,7 @@ STATUS_BY_CODE = {
     "no_frames": 422,
     "request_timeout": 408,
     "rate_limited": 429,
+    "too_many_in_progress": 429,
     "overloaded": 503,
     "model_unavailable": 503,
     "worker_unavailable": 503,
