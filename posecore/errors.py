@@ -64,10 +64,22 @@ class TooManyPixels(VideoError):
     code = "too_many_pixels"
 
 
+class TooManyFrames(VideoError):
+    """More frames, or a higher frame rate, than the configured limits."""
+
+    code = "too_many_frames"
+
+
 class PoseLibraryError(PoseCoreError):
     """A user pose-definition file is malformed."""
 
     code = "invalid_pose_library"
+
+
+class PoseFileTooLarge(PoseLibraryError):
+    """A pose file above ``pose_library.MAX_POSE_FILE_BYTES``, refused before parsing."""
+
+    code = "poses_too_large"
 
 
 class ModelError(PoseCoreError):

@@ -5,6 +5,12 @@ format). A user JSON or YAML file with the same format adds poses or replaces
 default ones by name (a replaced pose is replaced whole, not merged field by field).
 Every file, the default included, is validated strictly; a problem raises
 ``PoseLibraryError`` with a one-line message naming the pose and the field.
+
+Pose files come from users (an upload field), so parsing is bounded: a file above
+``MAX_POSE_FILE_BYTES`` is refused unread (``PoseFileTooLarge``), and YAML/JSON deeper
+than ``MAX_DEPTH`` or with more than ``MAX_NODES`` values (an alias counts as the values
+it repeats) is refused while it is read. Messages describe a bad value by its type and
+size ("got a list of 9 items"), never by echoing a large value.
 """
 
 from __future__ import annotations
@@ -21,9 +27,15 @@ from typing import Any
 
 import numpy as np
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from posecore.angles import ANGLES
-from posecore.errors import PoseLibraryError
+from posecore.errors import PoseFileTooLarge, PoseLibraryError
 
 FALLBACK = "standing"  # a visible dancer in no named pose
 RESERVED = frozenset({FALLBACK, "jump", "turn"})  # labels made elsewhere (fallback, movements.py)
@@ -33,6 +45,12 @@ MIN_VISIBILITY = 0.5
 # The dancer counts as seen (so can be called "standing") when this measure's
 # landmarks (both shoulders and hips) are visible.
 SEEN_MEASURE = "torso_lean"
+
+# Bounds on a pose file. The packaged table is 5 KB, 391 values, 4 levels deep.
+MAX_POSE_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 16
+MAX_NODES = 10_000  # ~0.1 s to read with libyaml's parser
+_SHORT_REPR = 40  # a value whose repr is longer is described by its type in messages
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FIELDS = ("description", "priority", "tolerance", "rules")
@@ -197,12 +215,95 @@ def _default_poses() -> dict[str, Pose]:
 
 
 def _parse_text(text: str, *, as_json: bool) -> Any:
-    """JSON or YAML text -> plain data; a syntax error becomes a one-line PoseLibraryError."""
+    """JSON or YAML text -> plain data, within the bounds; a syntax error becomes a one-line PoseLibraryError.
+
+    Raises PoseFileTooLarge above MAX_POSE_FILE_BYTES (UTF-8), PoseLibraryError past MAX_DEPTH/MAX_NODES.
+    """
+    size = len(text) if len(text) > MAX_POSE_FILE_BYTES else len(text.encode("utf-8"))
+    if size > MAX_POSE_FILE_BYTES:
+        raise PoseFileTooLarge(f"pose file is larger than the limit of {MAX_POSE_FILE_BYTES // 1024} KB")
     try:
-        return json.loads(text) if as_json else yaml.safe_load(text)
+        if as_json:
+            _check_json_depth(text)
+            return json.loads(text)
+        loader = _BoundedLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         kind = "JSON" if as_json else "YAML/JSON"
-        raise PoseLibraryError(f"not valid {kind}: {' '.join(str(err).split())}") from None
+        raise PoseLibraryError(f"not valid {kind}: {_short(' '.join(str(err).split()), 300)}") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise PoseLibraryError(f"not valid {'JSON' if as_json else 'YAML/JSON'}: {_short(str(err), 300)}") from None
+
+
+_JSON_OPEN = np.zeros(256, dtype=np.int8)
+_JSON_OPEN[[ord("["), ord("{")]] = 1
+_JSON_OPEN[[ord("]"), ord("}")]] = -1
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _check_json_depth(text: str) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH before json.loads recurses into it."""
+    # Brackets inside strings do not nest: drop the strings (an unclosed one is a syntax error later).
+    structure = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    if structure and int(np.cumsum(_JSON_OPEN[np.frombuffer(structure, dtype=np.uint8)]).max()) > MAX_DEPTH:
+        raise PoseLibraryError(f"pose file is nested deeper than {MAX_DEPTH} levels")
+
+
+try:  # libyaml's parser when installed: ~4x faster than PyYAML's
+    from yaml._yaml import CParser as _EventSource
+except ImportError:  # pragma: no cover
+
+    class _EventSource(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+
+class _BoundedLoader(Composer, _EventSource, SafeConstructor, Resolver):
+    """PyYAML's safe loader with a composer that counts values and nesting as it reads.
+
+    The composer is PyYAML's (Python, recursive: the depth bound also keeps it off
+    Python's recursion limit), the events come from libyaml's parser when available.
+    An alias counts as all the values of its anchor, so a "billion laughs" file of
+    nested aliases stops at MAX_NODES; an alias inside its own anchor is refused.
+    """
+
+    def __init__(self, text: str) -> None:
+        _EventSource.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._nodes = 0
+        self._depth = 0
+        self._anchor_nodes: dict[str, int] = {}  # anchor -> values in it, once it is complete
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        anchor: str | None = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            if anchor in self.anchors and anchor not in self._anchor_nodes:
+                raise PoseLibraryError("pose file has an alias inside its own anchor")
+            self._count(self._anchor_nodes.get(anchor or "", 0))  # an unknown one: PyYAML's error next
+            return super().compose_node(parent, index)
+        self._count(1)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise PoseLibraryError(f"pose file is nested deeper than {MAX_DEPTH} levels")
+        before = self._nodes
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if anchor is not None:
+            self._anchor_nodes[anchor] = self._nodes - before + 1
+        return node
+
+    def _count(self, nodes: int) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_NODES:
+            raise PoseLibraryError(f"pose file has more than {MAX_NODES} values (aliases count as what they repeat)")
 
 
 def parse_poses(data: Any) -> dict[str, Pose]:
@@ -214,7 +315,7 @@ def parse_poses(data: Any) -> dict[str, Pose]:
 
 def _parse_pose(name: Any, spec: Any) -> Pose:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise PoseLibraryError(f"pose {name!r}: name must be lower_snake_case (a-z, 0-9, _)")
+        raise PoseLibraryError(f"pose {_describe(name)}: name must be lower_snake_case (a-z, 0-9, _)")
     if name in RESERVED:
         raise PoseLibraryError(f"pose {name!r}: name is reserved ({', '.join(sorted(RESERVED))})")
 
@@ -223,7 +324,7 @@ def _parse_pose(name: Any, spec: Any) -> Pose:
 
     if not isinstance(spec, Mapping):
         raise fail("definition", f"must be a mapping with {', '.join(_FIELDS)}")
-    unknown = sorted(str(k) for k in spec if k not in _FIELDS)
+    unknown = sorted(_short(str(k), _SHORT_REPR) for k in spec if k not in _FIELDS)
     if unknown:
         raise fail(unknown[0], f"unknown field (allowed: {', '.join(_FIELDS)})")
     description = spec.get("description", "")
@@ -231,10 +332,10 @@ def _parse_pose(name: Any, spec: Any) -> Pose:
         raise fail("description", "must be text")
     priority = spec.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
-        raise fail("priority", f"must be an integer, got {priority!r}")
+        raise fail("priority", f"must be an integer, got {_describe(priority)}")
     tolerance = spec.get("tolerance", DEFAULT_TOLERANCE)
     if not _is_number(tolerance) or not 0 <= tolerance <= 180:
-        raise fail("tolerance", f"must be a number from 0 to 180, got {tolerance!r}")
+        raise fail("tolerance", f"must be a number from 0 to 180, got {_describe(tolerance)}")
     if "rules" not in spec:
         raise fail("rules", "missing")
     rules = spec["rules"]
@@ -246,9 +347,9 @@ def _parse_pose(name: Any, spec: Any) -> Pose:
         where = f"rules[{i}]" if isinstance(rules, list) else "rules"
         if not isinstance(alternative, Mapping) or not alternative:
             raise fail(where, "must be a non-empty mapping of measure name to [low, high]")
-        parsed.append(
-            MappingProxyType({k: _parse_range(k, v, f"{where}.{k}", fail) for k, v in alternative.items()})
-        )
+        parsed.append(MappingProxyType(
+            {k: _parse_range(k, v, f"{where}.{_short(str(k), _SHORT_REPR)}", fail) for k, v in alternative.items()}
+        ))
     return Pose(name, description, priority, tolerance, tuple(parsed))
 
 
@@ -258,12 +359,47 @@ def _parse_range(
     if measure not in ANGLES:
         raise fail(field, f"unknown measure (known: {', '.join(ANGLES)})")
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(map(_is_number, value)):
-        raise fail(field, f"must be [low, high] numbers, got {value!r}")
+        raise fail(field, f"must be [low, high] numbers, got {_describe(value)}")
     low, high = value
     if low > high:
         raise fail(field, f"low must not exceed high, got [{low}, {high}]")
     return low, high
 
 
+def _describe(value: Any) -> str:
+    """A value for an error message: its repr when short, else its type and size (never the value itself)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else ""
+        if 0 < len(text) <= _SHORT_REPR:
+            return text
+    if isinstance(value, (list, tuple)):
+        # Items by type only: a repr of nested lists may be huge (or, with aliases, shared and endless).
+        items = ", ".join(_type_name(v) for v in value[:3]) + (", ..." if len(value) > 3 else "")
+        return f"a list of {len(value)} item{'s' * (len(value) != 1)} [{items}]"
+    if isinstance(value, Mapping):
+        return f"a mapping of {len(value)} key{'s' * (len(value) != 1)}"
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    if isinstance(value, int):
+        return f"an integer of {value.bit_length()} bits"
+    return f"a {_type_name(value)}"
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "number", str: "text", list: "list", dict: "mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (not a bool, not an int too large for a float: numpy could not compare it)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False

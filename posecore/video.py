@@ -26,7 +26,7 @@ import av
 import av.error
 import numpy as np
 
-from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyPixels, VideoTooLong
+from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyFrames, TooManyPixels, VideoTooLong
 
 # A path, or the file's contents: bytes, or a memoryview of shared memory (e.g. a numpy
 # view of Ray's object store), read in place.
@@ -50,6 +50,9 @@ class VideoLimits:
 
     max_duration_s: float = 600.0
     max_pixels: int = 3840 * 2160
+    # The work a video may ask for: each frame is a pose inference (~10 ms of a core).
+    max_frames: int = 36_000  # 10 min at 60 fps
+    max_fps: float = 240.0  # average frame rate; slow-motion phone video is 240 fps
 
 
 @dataclass
@@ -58,7 +61,7 @@ class VideoInfo:
 
     frame_count: int
     fps: float  # average rate: (frame_count - 1) / span, or the stream's average_rate
-    duration_s: float  # last frame time + its duration
+    duration_s: float  # last frame time + its duration (the typical frame step, at most)
     width: int  # upright
     height: int  # upright
     rotation: int  # degrees clockwise the stored frame is turned to display upright: 0/90/180/270
@@ -105,7 +108,9 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
         NotAVideo: unreadable, or not an mp4/mov/mkv/webm/avi container.
         NoVideoStream: a container without a video stream (e.g. audio only).
         EmptyVideo: a video stream without frames, or none of them decode.
-        VideoTooLong, TooManyPixels: above ``limits``.
+        VideoTooLong, TooManyPixels, TooManyFrames: above ``limits``. The frame count is
+            checked from the header, then while demuxing (before any frame is decoded past
+            the first); the frame rate once every frame time is known.
     """
     with _open(source) as container:
         stream = _video_stream(container)
@@ -114,6 +119,7 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
             raise NotAVideo("The video stream's codec is unknown or unsupported; the file may be corrupt.")
         _check_pixels(ctx.width, ctx.height, limits)  # early, from the header
         _check_header_duration(container, limits)
+        _check_frames(stream.frames, limits)  # mp4 counts its frames in the header; others say 0
         _set_threads(stream, 1)
 
         time_base = stream.time_base
@@ -139,6 +145,7 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
             if ts - pts[0] > max_ticks:
                 # Stop early on a huge file whose header did not say its length.
                 raise VideoTooLong(_too_long_message(float((ts - pts[0]) * time_base), limits))
+            _check_frames(len(pts), limits)
             if first is None:
                 first = next(iter(_decode(stream, packet)), None)
 
@@ -167,11 +174,11 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
         fps = (n - 1) / span
     else:
         fps = average_rate
-    # The last frame is shown for its packet duration (webm, mp4 store it); else one interval.
-    last_duration = durations[int(order[-1])] * float(time_base)
-    if last_duration <= 0:
-        last_duration = 1.0 / fps if fps > 0 else 0.0
-    duration_s = span + last_duration
+    # A burst shorter than a second at the limit is cheap, whatever its rate.
+    if n > limits.max_fps and fps > limits.max_fps:
+        raise TooManyFrames(f"The video has {n} frames in {span:.3f} s ({fps:.0f} frames/s); "
+                            f"the limit is {limits.max_fps:g} frames/s.")
+    duration_s = span + _last_frame_duration(frame_times, durations[-1] * float(time_base), fps)
 
     _check_pixels(width, height, limits)
     if rotation in (90, 270):
@@ -195,6 +202,22 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
         stream_index=stream_index,
         number_by_order=number_by_order,
     )
+
+
+def _last_frame_duration(frame_times: np.ndarray, stored_s: float, fps: float) -> float:
+    """How long the last frame is shown: the duration its container stored, at most the typical step.
+
+    mp4 stores durations in decode order, so the last frame's is the last packet's; a
+    muxer that knows none repeats the last gap, which for a slide show (frames at 0, 299
+    and 598 s) would count the last frame as 299 s. The typical step (the median gap)
+    bounds it, and stands in when nothing is stored.
+    """
+    steps = np.diff(frame_times)
+    steps = steps[steps > 0]
+    typical = float(np.median(steps)) if steps.size else (1.0 / fps if fps > 0 else 0.0)
+    if stored_s <= 0:
+        return typical
+    return min(stored_s, typical)
 
 
 def sample_indices(info: VideoInfo, sample_fps: float | None) -> np.ndarray:
@@ -441,14 +464,27 @@ class _BufferReader:
 
 
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The video stream with the largest frames; among equals the "default" one, then the first.
+
+    Like the ffmpeg command line's automatic choice (largest width x height), without its
+    strong preference for the default disposition: mp4 marks the first track default, which
+    may be a tiny test pattern before the real picture (FFmpeg's av_find_best_stream
+    takes that first one too).
+    """
     # Cover art in an audio file is a one-picture "video" stream marked attached_pic.
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if streams:
-        return streams[0]
+        return max(streams, key=_stream_score)  # the first of equals
     if container.streams.audio:
         raise NoVideoStream("The file has no video stream, only audio.")
     # E.g. an mp4 cut inside its index: it opens, but no track survived.
     raise NotAVideo("The file has no video stream; it may be truncated or corrupt.")
+
+
+def _stream_score(stream: av.video.stream.VideoStream) -> tuple[int, bool]:
+    ctx = stream.codec_context
+    pixels = ctx.width * ctx.height if ctx is not None else 0
+    return pixels, bool(stream.disposition & av.stream.Disposition.default)
 
 
 def _set_threads(stream: av.video.stream.VideoStream, threads: int) -> None:
@@ -466,6 +502,11 @@ def _check_pixels(width: int, height: int, limits: VideoLimits) -> None:
         raise TooManyPixels(
             f"Frames are {width}x{height} = {width * height} pixels; the limit is {limits.max_pixels} pixels."
         )
+
+
+def _check_frames(frames: int, limits: VideoLimits) -> None:
+    if frames > limits.max_frames:
+        raise TooManyFrames(f"The video has more than {limits.max_frames} frames, the limit.")
 
 
 def _check_header_duration(container: av.container.InputContainer, limits: VideoLimits) -> None:

@@ -25,6 +25,15 @@ class AccessSettings(BaseModel):
     rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
     max_concurrent_uploads: int = Field(32, ge=1, description="Analyses in progress per ingress replica; beyond: "
                                         "503. Keep it below the ingress's max_ongoing_requests.")
+    max_concurrent_per_client: int = Field(4, ge=0, description="Analyses in progress per client (API key, else "
+                                           "address) per ingress replica; beyond: 429. 0: no limit.")
+    max_upload_bytes_in_flight: int = Field(1024**3, ge=0, description="Bytes of uploads in flight (by "
+                                            "Content-Length; without one, the largest upload) beyond which new "
+                                            "analyses get a 503: bounds the ingress's memory. 0: no limit.")
+    upload_min_bytes_per_s: float = Field(32 * 1024, ge=0, description="Minimum upload rate over each window, "
+                                          "after the grace period; below: 408. 0: no rate rule.")
+    upload_rate_window_s: float = Field(10.0, gt=0, description="Window the minimum upload rate is averaged over.")
+    upload_rate_grace_s: float = Field(10.0, ge=0, description="Time before the minimum upload rate applies.")
     cors_allowed_origins: tuple[str, ...] = Field((), description="Origins (scheme://host[:port]) browsers may "
                                                   "call from, or ['*']; empty: no CORS.")
 

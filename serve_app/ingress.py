@@ -21,7 +21,7 @@ from posecore.errors import PoseCoreError
 from posecore.model_path import model_path
 from posecore.options import AnalysisOptions
 from posecore.pipeline import Event, Finished, Progress, run_pipeline
-from posecore.pose_library import PoseLibrary
+from posecore.pose_library import MAX_POSE_FILE_BYTES, PoseLibrary
 from posecore.result import AnalysisResult
 from serve_app.api import ANALYZE_ERRORS, UploadForm, app, page_files
 from serve_app.http_errors import ApiError
@@ -128,8 +128,8 @@ class DanceAnalyzer:
         options = query.model_dump(exclude_unset=True) | form.model_dump(exclude_unset=True, exclude={"video", "poses"})
         if isinstance(form.poses, str):
             options["poses"] = form.poses
-        elif form.poses is not None:  # a file part
-            options["poses"] = await form.poses.read()
+        elif form.poses is not None:  # a file part: past the cap it is refused unread (poses_too_large)
+            options["poses"] = await form.poses.read(MAX_POSE_FILE_BYTES + 1)
         return video, options
 
     @app.get("/", include_in_schema=False)

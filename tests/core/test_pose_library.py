@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 import yaml
 
 from posecore.angles import L_KNEE, L_WRIST, R_HIP, R_WRIST, joint_angles, joint_confidences
-from posecore.errors import PoseLibraryError
-from posecore.pose_library import PoseLibrary
+from posecore.errors import PoseFileTooLarge, PoseLibraryError
+from posecore.pose_library import MAX_DEPTH, MAX_NODES, MAX_POSE_FILE_BYTES, PoseLibrary
 from tests.skeleton import HEIGHT, WIDTH, frames, skeleton
 
 LIBRARY = PoseLibrary.default()
@@ -264,3 +265,124 @@ def test_score_ignores_frames_where_the_measure_is_nan() -> None:
     angles = {"torso_lean": np.array([np.nan, 20.0])}
     confidences = {"torso_lean": np.array([1.0, 1.0])}
     assert LIBRARY.poses["lean_left"].score(angles, confidences).tolist() == [0.0, 1.0]
+
+
+# -- Untrusted pose files: bounded before and while parsing, short messages ----------------
+
+VALID_RULE = "rules: {elbow_left: [0, 9]}"
+
+
+def anchor_bomb(field: str, levels: int) -> str:
+    """The "billion laughs": each level is a list of 9 aliases of the one before (~450 bytes for 8 levels)."""
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(["x:", f"  {VALID_RULE}", f"  {field}:"] + [f"    {line}" for line in lines]) + "\n"
+
+
+def rejected(text: str | bytes) -> PoseLibraryError:
+    with pytest.raises(PoseLibraryError) as info:
+        PoseLibrary.loads(text)
+    return info.value
+
+
+def test_a_pose_file_over_the_size_cap_is_refused_unread() -> None:
+    text = "[" + ",".join(["1"] * (MAX_POSE_FILE_BYTES // 2 + 1)) + "]"  # the issue's 4 MB, capped
+    started = time.perf_counter()
+    error = rejected(text)
+    assert time.perf_counter() - started < 0.5
+    assert isinstance(error, PoseFileTooLarge) and error.code == "poses_too_large"
+    assert "256 KB" in error.message
+    assert isinstance(rejected(text.encode()), PoseFileTooLarge)
+    assert not isinstance(rejected("x: " + "é" * (MAX_POSE_FILE_BYTES // 2 - 2)), PoseFileTooLarge)  # 256 KB exactly
+    assert isinstance(rejected("x: " + "é" * (MAX_POSE_FILE_BYTES // 2)), PoseFileTooLarge)  # counted in UTF-8 bytes
+
+
+def test_reading_stops_at_the_node_limit() -> None:
+    text = "[" + ",".join(["1"] * (MAX_NODES * 10)) + "]"  # under the size cap: 200 KB, 100k values
+    assert len(text) < MAX_POSE_FILE_BYTES
+    started = time.perf_counter()
+    error = rejected(text)
+    assert time.perf_counter() - started < 2.0  # stops after MAX_NODES values (~0.1 s), not 100k
+    assert f"more than {MAX_NODES} values" in error.message
+
+
+@pytest.mark.parametrize("field", ["priority", "tolerance"])
+def test_an_anchor_bomb_is_refused_with_a_short_message(field: str) -> None:
+    text = anchor_bomb(field, levels=8)  # 9**9 = 387 million values once expanded
+    assert len(text) < 600
+    started = time.perf_counter()
+    error = rejected(text)
+    assert time.perf_counter() - started < 1.0
+    assert f"more than {MAX_NODES} values" in error.message and len(error.message) < 200
+
+
+@pytest.mark.parametrize("field", ["priority", "tolerance"])
+def test_a_big_value_is_described_by_its_type_not_echoed(field: str) -> None:
+    error = rejected(anchor_bomb(field, levels=2))  # 9**3 = 729 values: under the limit, so validated
+    assert f"{field}: must be" in error.message
+    assert "got a mapping of 3 keys" in error.message and len(error.message) < 200
+    error = rejected(f"x:\n  {VALID_RULE}\n  {field}: [{', '.join(['[1, 2, 3]'] * 2000)}]\n")
+    assert "got a list of 2000 items [list, list, list, ...]" in error.message and len(error.message) < 200
+
+
+def test_small_bad_values_are_still_shown() -> None:
+    assert "got 'abc'" in rejected(f"x:\n  {VALID_RULE}\n  priority: abc\n").message
+    assert "got 1.5" in rejected(f"x:\n  {VALID_RULE}\n  priority: 1.5\n").message
+    assert "got a text of 1000 characters" in rejected(f"x:\n  {VALID_RULE}\n  priority: {'a' * 1000}\n").message
+
+
+LONG = "z" * 100_000
+
+
+@pytest.mark.parametrize("source", [
+    {LONG: {"rules": {"elbow_left": [0, 9]}}},  # a long pose name (a mapping: YAML caps plain keys at 1024)
+    {"x": {"rules": {"elbow_left": [0, 9]}, LONG: 1}},  # a long field name
+    {"x": {"rules": {LONG: [0, 9]}}},  # a long measure name
+    f"x:\n  rules: {{elbow_left: [0, {'9' * 100_000}]}}\n",  # a number beyond Python's int() digit limit
+    f"x:\n  {VALID_RULE}\n  tolerance: {'9' * 4000}\n",  # a long integer within it
+])
+def test_long_names_and_numbers_are_not_echoed(source: str | dict) -> None:
+    with pytest.raises(PoseLibraryError) as info:
+        PoseLibrary.load(source) if isinstance(source, dict) else PoseLibrary.loads(source)
+    assert len(info.value.message) < 600  # e.g. the list of known measures (~400), never the value
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 10_000 + "]" * 10_000,  # JSON, read as YAML by loads
+    "{a: " * 10_000 + "1" + "}" * 10_000,
+    "x:\n" + "".join(" " * i + "- \n" for i in range(1, 200)),  # block style
+])
+def test_deep_nesting_is_refused_not_a_recursion_error(text: str) -> None:
+    assert f"nested deeper than {MAX_DEPTH} levels" in rejected(text).message
+
+
+def test_deep_json_file_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"x": ' + "[" * 10_000 + "]" * 10_000 + "}")
+    with pytest.raises(PoseLibraryError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        PoseLibrary.load(path)
+    # Brackets inside strings do not count.
+    path.write_text(json.dumps({"x": {"description": "[" * 100, "rules": {"elbow_left": [0, 9]}}}))
+    assert "x" in PoseLibrary.load(path).names
+
+
+def test_json_integer_beyond_the_digit_limit_is_a_pose_library_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text('{"x": {"priority": ' + "9" * 5000 + ', "rules": {"elbow_left": [0, 9]}}}')
+    with pytest.raises(PoseLibraryError, match="not valid JSON"):
+        PoseLibrary.load(path)
+
+
+def test_anchors_and_aliases_within_the_limits_still_work() -> None:
+    text = "x:\n  rules: {elbow_left: &bent [0, 90], elbow_right: *bent}\ny:\n  rules: {elbow_left: *bent}\n"
+    library = PoseLibrary.loads(text)
+    assert library.poses["x"].rules[0]["elbow_right"] == (0, 90) == library.poses["y"].rules[0]["elbow_left"]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    assert "inside its own anchor" in rejected("x: &a\n  rules: [*a]\n").message
+
+
+def test_a_range_bound_too_large_for_a_float_is_refused() -> None:
+    # Valid YAML, but numpy could not compare frames with it: refused when read, not when scoring.
+    assert "[low, high] numbers" in rejected(f"x:\n  rules: {{elbow_left: [0, 1{'0' * 400}]}}\n").message

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import posecore.video as video
-from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyPixels, VideoTooLong
+from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyFrames, TooManyPixels, VideoTooLong
 from posecore.video import Frame, VideoInfo, VideoLimits, iter_frames, probe, sample_indices
 from tests.media import corrupt_frames, pattern_frames, pattern_number, write_video
 
@@ -752,3 +752,93 @@ def test_frame_index_without_timestamps_follows_previous() -> None:
     assert video._frame_index(pts, SimpleNamespace(pts=None, dts=3), last=1) == 3
     assert video._frame_index(pts, SimpleNamespace(pts=7, dts=None), last=1) is None
     assert video._frame_index(pts, SimpleNamespace(pts=None, dts=None), last=3) is None
+
+
+# -- Limits on work, stream choice, duration (issue 15) ----------------------------------
+
+
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Patch the decoder: the returned list grows by one per packet decoded."""
+    calls: list[int] = []
+    real_decode = video._decode
+
+    def spy(stream, packet):
+        calls.append(1)
+        return real_decode(stream, packet)
+
+    monkeypatch.setattr(video, "_decode", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("suffix", "codec", "decodes"), [(".mp4", "h264", 0), (".mkv", "h264", 41), (".webm", "vp9", 41)])
+def test_too_many_frames_is_refused_before_decoding_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, codec: str, decodes: int
+) -> None:
+    path = write_video(tmp_path / f"fifty{suffix}", pattern_frames(50, W, H), codec=codec)
+    assert probe(path, VideoLimits(max_frames=50)).frame_count == 50
+    calls = count_decodes(monkeypatch)
+    with pytest.raises(TooManyFrames) as caught:
+        probe(path, VideoLimits(max_frames=40))
+    assert caught.value.code == "too_many_frames" and "40" in caught.value.message
+    # mp4 counts its frames in the header: refused unread; the others stop at frame 41, having
+    # fed the decoder only until the first frame came out (for the size and rotation).
+    assert len(calls) <= min(decodes, 5)
+
+
+def test_a_thousand_frames_a_second_is_refused(tmp_path: Path) -> None:
+    # The issue's case: 16x16 at 1000 fps for 1 s, 28 KB, was 8 s of two cores' work.
+    path = write_video(tmp_path / "fast.mp4", pattern_frames(1000, 16, 16), fps=1000)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(TooManyFrames, match="1000 frames/s"):
+        probe(path)
+    assert probe(path, VideoLimits(max_fps=1000)).frame_count == 1000
+    # A burst of fewer frames than a second's worth at the limit is cheap: allowed.
+    short = write_video(tmp_path / "burst.mp4", pattern_frames(100, 16, 16), fps=1000)
+    assert probe(short).frame_count == 100
+
+
+def two_stream_video(path: Path, sizes: list[tuple[int, int]], frames: int = 10) -> Path:
+    """One container, one h264 stream per size, each showing the pattern numbers."""
+    patterns = {size: pattern_frames(frames, *size) for size in sizes}
+    with av.open(str(path), "w") as out:
+        streams = []
+        for width, height in sizes:
+            stream = out.add_stream("h264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            streams.append(stream)
+        for i in range(frames):
+            for stream, size in zip(streams, sizes):
+                frame = av.VideoFrame.from_ndarray(patterns[size][i], format="rgb24")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+        for stream in streams:
+            out.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_the_best_video_stream_is_analysed_not_the_first(tmp_path: Path, suffix: str) -> None:
+    # A tiny test pattern first, the dancer's picture second.
+    path = two_stream_video(tmp_path / f"two{suffix}", [(16, 16), (W, H)])
+    info = probe(path)
+    assert (info.width, info.height, info.stream_index) == (W, H, 1)
+    frames = list(iter_frames(path, info))
+    assert [f.image.shape for f in frames] == [(H, W, 3)] * 10
+    assert_pattern(frames[7], 7)
+    assert probe(two_stream_video(tmp_path / f"first{suffix}", [(W, H), (16, 16)])).stream_index == 0
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "h264"), (".mkv", "h264"), (".webm", "vp9")])
+def test_a_slide_show_lasts_until_its_last_frame_not_one_more_gap(tmp_path: Path, suffix: str, codec: str) -> None:
+    path = write_video(tmp_path / f"slides{suffix}", pattern_frames(3, W, H), codec=codec, times_s=[0, 299, 598])
+    info = probe(path)  # the default limit is 600 s: 598 s and a frame fit, 897 s would not
+    assert info.frame_times.tolist() == pytest.approx([0, 299, 598])
+    assert 598 < info.duration_s < 598.1
+
+
+def test_last_frame_lasts_the_typical_step_when_the_container_stores_none() -> None:
+    times = np.array([0.0, 0.04, 0.08, 0.12, 5.0])  # 25 fps, then one long gap
+    assert video._last_frame_duration(times, 0.0, fps=1.0) == pytest.approx(0.04)
+    assert video._last_frame_duration(times, 0.02, fps=1.0) == pytest.approx(0.02)
+    assert video._last_frame_duration(times, 4.88, fps=1.0) == pytest.approx(0.04)
+    assert video._last_frame_duration(np.array([0.0]), 0.0, fps=30.0) == pytest.approx(1 / 30)
