@@ -1,15 +1,20 @@
-"""One dancer's track -> angles, per-frame labels, pose segments and summary (each computed once)."""
+"""One dancer's track -> angles, per-frame labels, pose segments and summary, then body
+speed -> hits -> key poses and movement quality (each computed once)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from posecore.angles import joint_angles, joint_confidences
+from posecore.hits import Moment, body_speed, find_moments, hit_times
+from posecore.key_poses import KeyPose, find_key_poses
+from posecore.movement_quality import movement_metrics
 from posecore.movements import detect_movements
 from posecore.pose_library import PoseLibrary
-from posecore.result import Dancer, PoseSegment
+from posecore.result import Dancer, MovementMetrics, PoseSegment
 from posecore.timeline import label_segments, summarise
 from posecore.tracks import Track
 
@@ -24,16 +29,23 @@ class DancerAnalysis:
     segments: list[PoseSegment]  # poses and movements in time order
     frames_analyzed: int
     frame_duration_s: float
+    moments: list[Moment] = field(default_factory=list)  # hits and holds
+    key_poses: list[KeyPose] = field(default_factory=list)
+    metrics: Mapping = field(default_factory=dict)
 
-    def to_dancer(self) -> Dancer:
-        """The dancer block of the result."""
+    def to_dancer(self, thumbnails: Mapping[int, str] | None = None) -> Dancer:
+        """The dancer block of the result; ``thumbnails``: data URIs by track row."""
         n = len(self.track)
+        thumbnails = thumbnails or {}
         return Dancer(
             id=self.track.id,
             frames_detected=n,
             coverage=round(n / self.frames_analyzed, 3) if self.frames_analyzed else 0.0,
             poses=self.segments,
             summary=summarise(self.segments, self.frames_analyzed * self.frame_duration_s),
+            key_poses=[pose.to_dict(thumbnails.get(pose.best_row)) for pose in self.key_poses],
+            hits_s=[round(t, 3) for t in hit_times(self.moments)],
+            metrics=MovementMetrics.model_validate(self.metrics) if self.metrics else None,
         )
 
 
@@ -46,8 +58,9 @@ def analyse_dancer(
     height: int,
     library: PoseLibrary,
     min_pose_duration_s: float = 0.2,
+    beats_s: Sequence[float] | None = None,
 ) -> DancerAnalysis:
-    """Angles, labels and segments of one dancer.
+    """Angles, labels and segments of one dancer; hits, key poses and movement quality.
 
     ``segments`` holds pose segments and jump/turn segments in time order (movements
     overlap the poses they happen in, so their shares add on top of the poses'). The
@@ -65,4 +78,10 @@ def analyse_dancer(
     )
     segments += detect_movements(track, frame_duration_s=frame_duration_s, width=width, height=height)
     segments.sort(key=lambda seg: (seg.start_s, seg.end_s, seg.name))
-    return DancerAnalysis(track, angles, labels, segments, frames_analyzed, frame_duration_s)
+    speed = body_speed(track, width, height, frame_duration_s=frame_duration_s)
+    moments = find_moments(track, speed, frame_duration_s=frame_duration_s)
+    key_poses = find_key_poses(track, angles, moments, speed, library)
+    metrics = movement_metrics(track, angles, speed, hit_times(moments), beats_s, width, height,
+                               frame_duration_s=frame_duration_s)
+    return DancerAnalysis(track, angles, labels, segments, frames_analyzed, frame_duration_s, moments, key_poses,
+                          metrics)

@@ -26,6 +26,7 @@ class AnalysisOptions(BaseModel):
     include_landmarks: bool = Field(False, description="Add the per-frame landmarks and joint angles.")
     min_pose_duration_s: float = Field(0.2, ge=0, le=60, description="Shortest pose segment reported, seconds.")
     smoothing: bool = Field(True, description="One-Euro jitter filter on the landmarks.")
+    include_thumbnails: bool = Field(False, description="Add a small JPEG of each key pose.")
     poses: str | bytes | Mapping[str, Any] | None = Field(
         None,
         description="Pose definitions to add for this request: JSON or YAML text in the poses.yaml format "

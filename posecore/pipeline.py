@@ -26,10 +26,12 @@ from posecore.detection import detect_frames
 from posecore.errors import EmptyUpload, EmptyVideo
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.model_path import model_path as locate_model
+from posecore.music import analyze_music
 from posecore.options import AnalysisOptions
 from posecore.pose_library import PoseLibrary
-from posecore.result import AnalysisResult, AnalysisSummary, FrameResult, PersonFrame, VideoSummary
+from posecore.result import AnalysisResult, AnalysisSummary, FrameResult, Music, PersonFrame, VideoSummary
 from posecore.smoothing import Smoothing, smooth_track
+from posecore.thumbnails import frame_thumbnails
 from posecore.tracking import build_tracks
 from posecore.video import Source, VideoInfo, VideoLimits, probe, sample_indices
 
@@ -97,8 +99,10 @@ def make_plan(source: Source, options: AnalysisOptions, library: PoseLibrary, li
     return Plan(source, info, sample_indices(info, options.sample_fps), options, library)
 
 
-def assemble(plan: Plan, detections: Sequence[FrameDetections], model: str, elapsed_s: float) -> Analysis:
-    """Time-ordered tracks with stable ids -> smoothed -> each dancer's poses -> the result."""
+def assemble(
+    plan: Plan, detections: Sequence[FrameDetections], model: str, elapsed_s: float, music: Music | None = None
+) -> Analysis:
+    """Time-ordered tracks with stable ids -> smoothed -> each dancer's poses and movement -> the result."""
     if not detections:
         raise EmptyVideo("no frame of the video could be decoded")
     detections = sorted(detections, key=lambda d: d.index)
@@ -114,8 +118,14 @@ def assemble(plan: Plan, detections: Sequence[FrameDetections], model: str, elap
             height=info.height,
             library=plan.library,
             min_pose_duration_s=options.min_pose_duration_s,
+            beats_s=music.beats_s if music else None,
         )
         for track in tracks
+    ]
+    thumbnails = [
+        frame_thumbnails(plan.source, info, d.track, [p.best_row for p in d.key_poses])
+        if options.include_thumbnails else {}
+        for d in dancers
     ]
     result = AnalysisResult(
         video=VideoSummary(**info.to_dict()),
@@ -127,7 +137,8 @@ def assemble(plan: Plan, detections: Sequence[FrameDetections], model: str, elap
             elapsed_s=round(elapsed_s, 3),
             undecodable_frames=len(plan.indices) - len(detections),
         ),
-        dancers=[dancer.to_dancer() for dancer in dancers],
+        dancers=[dancer.to_dancer(uris) for dancer, uris in zip(dancers, thumbnails)],
+        music=music,
         frames=_frames(detections, dancers) if options.include_landmarks else None,
     )
     return Analysis(result, dancers)
@@ -150,6 +161,8 @@ async def run_pipeline(
     started = time.perf_counter()
     plan = await asyncio.to_thread(make_plan, source, options, library, limits)
     planned = time.perf_counter()
+    # The music's beat is found beside detection, in a thread: it never adds to an idle service's time.
+    music_task = asyncio.ensure_future(asyncio.to_thread(find_music, plan))
     detections: list[FrameDetections] = []
     batches = detect(plan)
     try:
@@ -159,9 +172,16 @@ async def run_pipeline(
     finally:
         await batches.aclose()
     detected = time.perf_counter()
-    analysis = await asyncio.to_thread(assemble, plan, detections, model, detected - started)
+    music = await music_task
+    analysis = await asyncio.to_thread(assemble, plan, detections, model, detected - started, music)
     timings = {"probe": planned - started, "segments": detected - planned, "aggregation": time.perf_counter() - detected}
     yield Finished(analysis, timings)
+
+
+def find_music(plan: Plan) -> Music | None:
+    """The beat of the video's audio track (None without audio or beat), on the video's clock."""
+    found = analyze_music(plan.source, max_duration_s=plan.info.duration_s)
+    return Music(tempo_bpm=found.tempo_bpm, beats_s=found.beats_s) if found else None
 
 
 def local_detect(model_file: Path) -> Detect:

@@ -56,6 +56,52 @@ class PoseTotal(BaseModel):
     share: float = Field(description="total_s over the analysed duration.")
 
 
+class Occurrence(BaseModel):
+    start_s: float
+    end_s: float
+
+
+class FrameRef(BaseModel):
+    t_s: float
+    frame_index: int
+
+
+class KeyPose(BaseModel):
+    """A body shape the choreography hits or holds, grouped where it recurs (found from the movement)."""
+
+    id: int
+    name: str | None = Field(description="The vocabulary's name for the shape when one matches, else null.")
+    occurrences: list[Occurrence]
+    angles: dict[str, float | None] = Field(description="The shape: median of every measure of GET /poses.")
+    clearest: FrameRef = Field(description="The occurrence's frame that shows the shape best.")
+    thumbnail: str | None = Field(None, description="With include_thumbnails: a JPEG data URI (at most 15 KB).")
+
+
+class OnBeat(BaseModel):
+    """How the dancer's hits fall on the music's beats."""
+
+    share: float | None = Field(description="Share of hits within tolerance_s of a beat.")
+    mean_offset_s: float | None = Field(description="Mean hit time minus nearest beat: negative is early.")
+    hits: int
+    tolerance_s: float
+
+
+class EnergyPoint(BaseModel):
+    t_s: float
+    energy: float | None
+
+
+class MovementMetrics(BaseModel):
+    """Movement quality over the whole video (definitions in posecore/movement_quality.py)."""
+
+    energy: float | None = Field(description="Mean body speed, torso lengths per second.")
+    smoothness: float | None = Field(description="Spectral arc length (SPARC) of the body speed: nearer 0 is smoother.")
+    symmetry: float | None = Field(description="Left/right balance of limb movement, 0..1 (1 = balanced).")
+    range_of_motion: dict[str, float | None] = Field(description="Per joint, the p5-p95 span in degrees; and mean.")
+    on_beat: OnBeat | None = Field(description="Null without music.")
+    timeline: list[EnergyPoint] = Field(description="Energy per second, for plots.")
+
+
 class Dancer(BaseModel):
     """One person with a stable id, and what they did."""
 
@@ -64,6 +110,16 @@ class Dancer(BaseModel):
     coverage: float = Field(description="Share of the analysed frames in which the dancer was seen.")
     poses: list[PoseSegment]
     summary: dict[str, PoseTotal] = Field(description="Per pose name, ordered by total time.")
+    key_poses: list[KeyPose] = Field(default_factory=list)
+    hits_s: list[float] = Field(default_factory=list, description="Times of the hits: sharp stops after motion.")
+    metrics: MovementMetrics | None = None
+
+
+class Music(BaseModel):
+    """The beat of the video's music; null in the result when there is no audio or no beat."""
+
+    tempo_bpm: float
+    beats_s: list[float] = Field(description="Beat times on the video's clock.")
 
 
 class PersonFrame(BaseModel):
@@ -90,6 +146,7 @@ class AnalysisResult(BaseModel):
     video: VideoSummary
     analysis: AnalysisSummary
     dancers: list[Dancer]
+    music: Music | None = None
     frames: list[FrameResult] | None = Field(None, description="Only with include_landmarks.")
 
     def to_dict(self) -> dict[str, Any]:
