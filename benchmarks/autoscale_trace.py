@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.load import run_level  # noqa: E402
 from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
-from tests.serve.cluster import ServeCluster, local_cluster  # noqa: E402
+from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
 
 AUTOSCALING = {"min_replicas": 1, "downscale_delay_s": 20}
 GAUGE = re.compile(r"^ray_dance_segments_in_flight\{[^}]*\} ([0-9.e+-]+)$", re.M)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from posecore.model_bundle import cache_dir
-from tests.media import write_video
-from tests.photos import real_photo
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 
 def _frames(seconds: float, width: int, height: int, fps: int) -> Iterator[np.ndarray]:

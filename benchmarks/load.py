@@ -33,8 +33,8 @@ from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
 from benchmarks.speedup import sequential  # noqa: E402
 from posecore import probe  # noqa: E402
 from posecore.landmarker import native_stderr_discarded  # noqa: E402
-from posecore.model_path import model_path  # noqa: E402
-from tests.serve.cluster import ServeCluster, local_cluster  # noqa: E402
+from posecore.model_path import model_path as locate_model  # noqa: E402
+from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
 
 
 async def client_loop(http: httpx.AsyncClient, video: bytes, until: float, out: list[dict], client: int) -> None:
@@ -110,7 +110,7 @@ def summarise(records: list[dict], clients: int, replicas: list[int]) -> dict:
 def single_process_frames_per_s(clip: Path, frames: int) -> float:
     """The sequential pass over ``clip`` (median of 3)."""
     with native_stderr_discarded():
-        seconds = statistics.median(sequential(clip, model_path()) for _ in range(3))
+        seconds = statistics.median(sequential(clip, locate_model()) for _ in range(3))
     return round(frames / seconds, 1)
 
 

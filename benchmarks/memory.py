@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import probe  # noqa: E402
-from tests.serve.cluster import ServeCluster, command_line, local_cluster, rss_bytes  # noqa: E402
+from testbed.cluster import ServeCluster, command_line, local_cluster, rss_bytes  # noqa: E402
 
 MB = 1024 * 1024
 # The 10-minute clip sits at the default 600 s limit; a little headroom so a rounding

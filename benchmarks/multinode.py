@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.load import run_level, summarise  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
-from tests.serve.cluster import local_cluster  # noqa: E402
+from testbed.cluster import local_cluster  # noqa: E402
 
 
 def measure(video: bytes, nodes: int, clients: int, seconds: float) -> dict:

@@ -7,7 +7,7 @@ import os
 import platform
 import shlex
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -50,7 +50,7 @@ def header(title: str, report: dict) -> list[str]:
 
 def new_report(script: str, **fields: object) -> dict:
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join(["python", f"benchmarks/{script}", *sys.argv[1:]]),
         "machine": machine(),
         **fields,

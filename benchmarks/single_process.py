@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installi
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import AnalysisOptions, analyze_video, probe  # noqa: E402
 from posecore.landmarker import PoseModel, native_stderr_discarded  # noqa: E402
-from posecore.model_path import model_path  # noqa: E402
+from posecore.model_path import model_path as locate_model  # noqa: E402
 from posecore.video import Frame, VideoInfo, iter_frames  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "group_dance.mp4"
@@ -105,7 +105,7 @@ def main() -> int:
 
     report = new_report("single_process.py", video={"name": VIDEO.name}, repeats=args.repeats, notes=NOTES)
     info = probe(VIDEO)
-    model_path = model_path()
+    model_path = locate_model()
     held = list(itertools.islice(iter_frames(VIDEO, info), args.model_frames))
 
     stages = {}

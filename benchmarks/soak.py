@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.memory import MB, snapshot, workers_total  # noqa: E402
 from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
-from tests.bad_uploads import bad_uploads  # noqa: E402
-from tests.serve.cluster import ServeCluster, local_cluster  # noqa: E402
+from testbed.bad_uploads import bad_uploads  # noqa: E402
+from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
 
 ARGS = {"max_duration_s": 30, "max_pixels": 1920 * 1080}
 

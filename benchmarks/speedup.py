@@ -32,9 +32,9 @@ from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import AnalysisOptions, analyze_video, probe  # noqa: E402
 from posecore.landmarker import PoseModel, native_stderr_discarded  # noqa: E402
-from posecore.model_path import model_path  # noqa: E402
+from posecore.model_path import model_path as locate_model  # noqa: E402
 from posecore.video import iter_frames  # noqa: E402
-from tests.serve.cluster import local_cluster  # noqa: E402
+from testbed.cluster import local_cluster  # noqa: E402
 
 SHARED_VIDEO = ROOT.parent / "shared" / "data" / "group_dance.mp4"
 
@@ -104,7 +104,7 @@ def main() -> int:
     parser.add_argument("--no-long", action="store_true", help="skip the 60 s 1080p clip")
     args = parser.parse_args()
     report = new_report("speedup.py", pairs=args.pairs, speedup=[])
-    model_path = model_path()
+    model_path = locate_model()
     videos = [SHARED_VIDEO] if SHARED_VIDEO.is_file() else []
     if not args.no_long:
         videos.append(person_clip(60, 1920, 1080))
@@ -114,7 +114,7 @@ def main() -> int:
         with native_stderr_discarded():
             service(client, videos[0] if videos else one_second)  # warm up: replicas scale to max
             for video in videos:
-                row = alternate(lambda: service(client, video), lambda: sequential(video, model_path), args.pairs)
+                row = alternate(lambda: service(client, video), lambda: sequential(video, model_path), args.pairs)  # noqa: B023
                 report["speedup"].append({"video": video.name, "frames": probe(video).frame_count, **row})
                 print(f"{video.name}: {row['ratio_b_over_a']}x", file=sys.stderr)
             overhead = alternate(lambda: service(client, one_second), lambda: in_process(one_second, model_path),

@@ -133,7 +133,7 @@ def decode_audio(source: Source, *, start_s: float = 0.0, max_duration_s: float 
 
 
 def track_music(samples: np.ndarray, start_s: float = 0.0) -> Music | None:
-    """Tempo and beats of mono ``SAMPLE_RATE`` audio whose first sample is at ``start_s``; None if silent or beatless."""
+    """Tempo and beats of mono ``SAMPLE_RATE`` audio starting at ``start_s``; None if silent or beatless."""
     samples = np.asarray(samples, dtype=np.float32)
     if samples.size < N_FFT or float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) < SILENCE_RMS:
         log.debug("no music: silent or too short")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
@@ -105,7 +106,8 @@ def write_overlay(
     width, height = info.width // 2 * 2, info.height // 2 * 2
     encoder = encoder_name()
     with av.open(str(out_path), "w", format=CONTAINERS[out_path.suffix.lower()]) as out:
-        stream = out.add_stream(encoder, rate=Fraction(info.fps).limit_denominator(1001))
+        stream = cast(av.video.stream.VideoStream,
+                      out.add_stream(encoder, rate=Fraction(info.fps).limit_denominator(1001)))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = _CLOCK
         for done, frame in enumerate(iter_frames(source, info), start=1):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,7 +152,7 @@ async def run_pipeline(
     library: PoseLibrary,
     model: str,
     limits: VideoLimits = VideoLimits(),
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Plan, detect and assemble ``source``, as events: ``Progress``..., then ``Finished``.
 
     Errors (posecore's, with their codes) are raised from the iteration. Closing the
@@ -174,7 +174,8 @@ async def run_pipeline(
     detected = time.perf_counter()
     music = await music_task
     analysis = await asyncio.to_thread(assemble, plan, detections, model, detected - started, music)
-    timings = {"probe": planned - started, "segments": detected - planned, "aggregation": time.perf_counter() - detected}
+    assembled = time.perf_counter()
+    timings = {"probe": planned - started, "segments": detected - planned, "aggregation": assembled - detected}
     yield Finished(analysis, timings)
 
 

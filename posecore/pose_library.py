@@ -80,9 +80,9 @@ class Pose:
         min_visibility: float = MIN_VISIBILITY,
     ) -> np.ndarray:
         """Per-frame score in 0..1: the best alternative's weakest rule."""
-        best = None
+        best: np.ndarray | None = None
         for alternative in self.rules:
-            score = None
+            score: np.ndarray | None = None
             for name, (low, high) in alternative.items():
                 value = np.asarray(angles[name], dtype=np.float64)
                 outside = np.maximum(np.maximum(low - value, value - high), 0.0)
@@ -93,7 +93,9 @@ class Pose:
                 usable = np.isfinite(value) & (np.asarray(confidences[name]) >= min_visibility)
                 rule = np.where(usable, rule, 0.0)
                 score = rule if score is None else np.minimum(score, rule)
+            assert score is not None  # rules are never empty (parse_poses)
             best = score if best is None else np.maximum(best, score)
+        assert best is not None
         return best
 
     def to_dict(self) -> dict:
@@ -183,14 +185,14 @@ class PoseLibrary:
         """
         seen = np.asarray(confidences[SEEN_MEASURE]) >= self.min_visibility
         n = len(seen)
-        labels = np.full(n, None, dtype=object)
+        labels: np.ndarray = np.full(n, None, dtype=object)
         scores = np.zeros(n)
         if self.poses:
             table = np.stack([p.score(angles, confidences, self.min_visibility) for p in self.poses.values()])
             best = np.argmax(table, axis=0)  # first maximum = highest precedence on ties
             scores = table[best, np.arange(n)]
             names = np.array(self.names, dtype=object)
-            labels = np.where(scores > 0, names[best], None)
+            labels = np.where(scores > 0, names[best], np.array(None, dtype=object))
         fallback = (scores == 0) & seen
         labels[fallback] = FALLBACK
         scores[fallback] = 1.0

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,16 +61,16 @@ def split_at_gaps(times_s: np.ndarray, frame_duration_s: float, max_gap_s: float
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def runs(values: Sequence) -> list[tuple[int, int]]:
+def runs(values: Sequence[Any] | np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of each run of equal consecutive values."""
-    values = np.asarray(values, dtype=object)
-    if not len(values):
+    array = np.asarray(values, dtype=object)
+    if not len(array):
         return []
-    starts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist()]
-    return list(zip(starts, [*starts[1:], len(values)]))
+    starts = [0, *(np.flatnonzero(array[1:] != array[:-1]) + 1).tolist()]
+    return list(zip(starts, [*starts[1:], len(array)]))
 
 
-def hysteresis(labels: Sequence, min_frames: int) -> list:
+def hysteresis(labels: Sequence[Any] | np.ndarray, min_frames: int) -> list[Any]:
     """Labels where runs shorter than ``min_frames`` take the label in force before them.
 
     A short run at the very start takes the first long-enough label instead.
@@ -96,7 +97,7 @@ class _Span:
 
 def label_segments(
     times_s: np.ndarray,
-    labels: Sequence,
+    labels: Sequence[Any] | np.ndarray,
     scores: np.ndarray,
     *,
     frame_duration_s: float,
@@ -106,17 +107,17 @@ def label_segments(
 ) -> list[PoseSegment]:
     """Segments of one dancer's per-frame labels (``None`` = not seen), in time order."""
     times = np.asarray(times_s, dtype=np.float64)
-    labels = np.asarray(labels, dtype=object)
+    label_array = np.asarray(labels, dtype=object)
     scores = np.asarray(scores, dtype=np.float64)
-    seen = np.flatnonzero([label is not None for label in labels])
+    seen = np.flatnonzero([label is not None for label in label_array])
     min_frames = max(2, round(switch_s / frame_duration_s))
     spans: list[_Span] = []
     for block in split_at_gaps(times[seen], frame_duration_s, max_gap_s):
         rows = seen[block]
-        smoothed = hysteresis(labels[rows], min_frames)
+        smoothed = hysteresis(label_array[rows], min_frames)
         for a, b in runs(smoothed):
             r = rows[a:b]
-            own = labels[r] == smoothed[a]  # absorbed flicker frames score 0
+            own = label_array[r] == smoothed[a]  # absorbed flicker frames score 0
             spans.append(_Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum())))
     merged: list[_Span] = []
     for span in spans:

@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Literal, cast
 
 import av
 import av.error
@@ -42,6 +43,8 @@ SUPPORTED_DEMUXERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi
 # Ray's num_cpus does not pin CPU affinity, so "auto" would start one thread per host
 # core in every replica. 0 = FFmpeg's choice, for local runs on a many-core machine.
 DEFAULT_THREADS = 1
+
+SkipFrame = Literal["DEFAULT", "NONREF"]  # what FFmpeg decodes: every frame, or the references only
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
         _set_threads(stream, 1)
 
         time_base = stream.time_base
+        if time_base is None:  # FFmpeg sets one for every demuxed stream
+            raise NotAVideo("The video stream has no time base; the file may be corrupt.")
         max_ticks = (limits.max_duration_s + 1) / time_base  # early stop, in stream ticks
         pts: list[int] = []
         keyframe: list[bool] = []
@@ -283,7 +288,7 @@ def iter_frames(
                 yield from _select(itertools.chain([head], decoded), wanted, info)
             return
         finally:
-            decoded.close()  # stop decoding (and close the file) once we have what we need
+            decoded.close()  # type: ignore[attr-defined]  # a generator: stop decoding (and close the file) once we have what we need
 
 
 def _select(decoded: Iterator[tuple[int, av.VideoFrame]], indices: np.ndarray, info: VideoInfo) -> Iterator[Frame]:
@@ -312,18 +317,20 @@ def _decode_from(
     Frames not in ``wanted`` that no other frame refers to (most B-frames) may be left
     undecoded.
     """
+    assert info.pts is not None  # set by probe
+    pts = info.pts
     with _open(source) as container:
-        stream = container.streams[info.stream_index]
+        stream = cast(av.video.stream.VideoStream, container.streams[info.stream_index])
         _set_threads(stream, threads)
         if start > 0:
             try:
-                container.seek(int(info.pts[start]), backward=True, any_frame=False, stream=stream)
+                container.seek(int(pts[start]), backward=True, any_frame=False, stream=stream)
             except av.error.FFmpegError:
                 return  # unseekable: the caller starts earlier, finally from the beginning
         packets = _packets(container, stream)
         if info.number_by_order:
             first = next(packets, None)
-            if first is None or (start > 0 and first.pts != info.pts[start]):
+            if first is None or (start > 0 and first.pts != pts[start]):
                 return  # counting from the wrong frame would mislabel every frame
             index = start
             for packet in itertools.chain([first], packets):
@@ -337,17 +344,18 @@ def _decode_from(
         # video only needs some frames: FFmpeg skips the unwanted ones that are not
         # references, e.g. about half the work of a seek into group_dance.mp4 (H.264 with
         # B-frames). Only here: counting frames by output order needs every one decoded.
-        wanted_pts = set(info.pts[wanted].tolist())
-        skipping = "DEFAULT"
+        wanted_pts = set(pts[wanted].tolist())
+        skipping: SkipFrame = "DEFAULT"
         last = -1
         for packet in packets:
-            skip = "DEFAULT" if packet.pts is None or packet.pts in wanted_pts else "NONREF"
+            skip: SkipFrame = "DEFAULT" if packet.pts is None or packet.pts in wanted_pts else "NONREF"
             if skip != skipping:  # per packet: FFmpeg reads it as each frame is decoded
                 stream.codec_context.skip_frame = skipping = skip
             for frame in _decode(stream, packet):
-                index = _frame_index(info.pts, frame, last)
-                if index is None:
+                found = _frame_index(pts, frame, last)
+                if found is None:
                     continue
+                index = found
                 last = index
                 yield index, frame
 
@@ -419,12 +427,13 @@ def open_container(source: Source) -> av.container.InputContainer:
 
 def _open(source: Source) -> av.container.InputContainer:
     """Open a path or in-memory contents as one of the supported containers, else NotAVideo."""
+    file: io.BytesIO | _BufferReader | str
     if isinstance(source, bytes):
         file = io.BytesIO(source)  # shares the bytes object's memory, no copy
     elif isinstance(source, (bytearray, memoryview)):
         file = _BufferReader(source)  # BytesIO would copy these
     else:
-        file = os.fspath(source)
+        file = str(os.fspath(source))
     try:
         container = av.open(file, mode="r")
     except (FileNotFoundError, PermissionError, IsADirectoryError):

@@ -31,4 +31,4 @@ class Cors(CORSMiddleware):
             return response
         cors_headers = {name: value for name, value in response.headers.items()
                         if name.startswith("access-control-") or name == "vary"}
-        return error_response("cors_rejected", response.body.decode(), headers=cors_headers)
+        return error_response("cors_rejected", bytes(response.body).decode(), headers=cors_headers)

@@ -7,6 +7,7 @@ place that maps them to statuses.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -66,7 +67,7 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def documented_errors(*statuses: int) -> dict[int, dict]:
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """FastAPI ``responses=`` for these statuses, all with the error body (OpenAPI docs)."""
     codes = {status: sorted(c for c, s in (STATUS_BY_CODE | _HTTP_CODE_STATUS).items() if s == status)
              for status in statuses}

@@ -8,7 +8,7 @@ for its result, ``/analyze/stream`` relays its events as NDJSON.
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from typing import Annotated, Any
 
@@ -46,9 +46,9 @@ def _event_json(event: Event) -> dict[str, Any]:
     return {"event": "result", "result": event.analysis.result.to_dict()}
 
 
-async def _ndjson_stream(first: Event, events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
+async def _ndjson_stream(first: Event, events: AsyncGenerator[Event, None]) -> AsyncGenerator[bytes, None]:
     """The stream's body: the events as NDJSON, ending with the result or an error event."""
-    async with aclosing(events):  # type: ignore[type-var]  # closing stops the analysis (the client left)
+    async with aclosing(events):  # closing stops the analysis (the client left)
         try:
             yield _ndjson_line(_event_json(first))
             async for event in events:
@@ -94,8 +94,8 @@ class DanceAnalyzer:
         summary="Analyse a dance video, streaming progress",
         response_class=StreamingResponse,
         responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "object"}}},
-                         "description": "NDJSON events: progress..., then one result or error."}}
-        | ANALYZE_ERRORS,
+                          "description": "NDJSON events: progress..., then one result or error."},
+                   **ANALYZE_ERRORS},
     )
     async def analyze_upload_stream(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[AnalysisOptions, Query()]
@@ -158,7 +158,7 @@ class DanceAnalyzer:
 
     # -- one analysis ---------------------------------------------------------------------
 
-    async def _run(self, video: bytes, options: Mapping[str, Any]) -> AsyncIterator[Event]:
+    async def _run(self, video: bytes, options: Mapping[str, Any]) -> AsyncGenerator[Event, None]:
         """The pipeline's events for one analysis; each rejection is counted in the metrics."""
         try:
             events = run_pipeline(video, AnalysisOptions.parse(options), self.fanout.detect,
@@ -172,8 +172,8 @@ class DanceAnalyzer:
             self.metrics.reject(getattr(exc, "code", "internal_error"))
             raise
 
-    async def _result(self, events: AsyncIterator[Event]) -> AnalysisResult:
-        async with aclosing(events):  # type: ignore[type-var]
+    async def _result(self, events: AsyncGenerator[Event, None]) -> AnalysisResult:
+        async with aclosing(events):
             async for event in events:
                 if isinstance(event, Finished):
                     return event.analysis.result

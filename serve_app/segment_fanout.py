@@ -51,6 +51,7 @@ class SegmentFanout:
         # under load a video stays whole, sparing the per-segment cost (seek, warm-up).
         idle = max(1, self.replicas - self.in_flight)
         segments = plan_segments(len(indices), idle, self.config, keyframes)
+        assert isinstance(plan.source, (bytes, memoryview))  # an upload, not a path
         video = ray.put(np.frombuffer(plan.source, dtype=np.uint8))  # once; workers read it in place
         tasks = [asyncio.ensure_future(self._segment(video, plan, s)) for s in segments]
         self._count(len(tasks))

@@ -47,7 +47,7 @@ class PoseWorker:
         # and creating one takes ~80 ms of a core: the next one is made while the replica
         # waits for work, off the path of the next request.
         self._model_maker = ThreadPoolExecutor(1, thread_name_prefix="model-maker")
-        self._spare = self._prepare(max_people=1)
+        self._spare: Future[PoseModel] | None = self._prepare(max_people=1)
         # Looked up here, not at import: Serve pickles this module's globals. None off glibc.
         self._malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
@@ -110,7 +110,7 @@ class PoseWorker:
             return stop.is_set()
 
         with model:
-            return detect_segment(memoryview(data), info, indices, warmup, model, between_frames)
+            return detect_segment(memoryview(data.data), info, indices, warmup, model, between_frames)
 
     def __del__(self) -> None:
         """Serve calls this as the replica stops: close the spare landmarker.

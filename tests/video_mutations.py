@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import event
 from hypothesis import strategies as st
 
-from tests.media import pattern_frames, write_video
+from testbed.media import pattern_frames, write_video
 
 W, H = 64, 48
 

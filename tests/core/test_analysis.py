@@ -16,8 +16,8 @@ import pytest
 from posecore import AnalysisOptions, PoseLibrary, analyze_video, probe
 from posecore.angles import ANGLES
 from posecore.pose_library import FALLBACK
-from tests.media import write_video
-from tests.photos import real_photo
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 N_FRAMES = 16
 FPS = 30

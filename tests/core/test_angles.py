@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posecore.angles import ANGLES, L_WRIST, R_HIP, joint_angles, joint_confidences
-from tests.skeleton import WIDTH, HEIGHT, frames, skeleton
+from tests.skeleton import HEIGHT, WIDTH, frames, skeleton
 
 
 def measures(width: int = WIDTH, height: int = HEIGHT, **pose: float) -> dict[str, float]:

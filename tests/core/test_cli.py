@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.media import write_video
-from tests.photos import real_photo
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 ROOT = Path(__file__).resolve().parents[2]
 N_FRAMES = 8

@@ -24,7 +24,6 @@ from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
 
 from posecore.errors import ModelError
-from posecore.model_path import model_path
 from posecore.model_bundle import (
     DEFAULT_MODEL_NAME,
     build_bundle,
@@ -32,7 +31,8 @@ from posecore.model_bundle import (
     download_source_wheel,
     provision_model,
 )
-from tests.photos import real_photo
+from posecore.model_path import model_path
+from testbed.photos import real_photo
 
 MEMBERS = {"pose_detector.tflite", "pose_landmarks_detector.tflite"}
 

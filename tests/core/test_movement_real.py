@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posecore.detection import detect_frames
 from posecore.angles import joint_angles
+from posecore.detection import detect_frames
 from posecore.hits import body_speed, find_moments, hit_times
 from posecore.key_poses import KeyPose, find_key_poses
 from posecore.landmarker import PoseModel

@@ -10,7 +10,7 @@ import pytest
 from posecore import music
 from posecore.music import Music, analyze_music, track_music
 from posecore.video import probe
-from tests.media import AudioTrack, pattern_frames, write_video
+from testbed.media import AudioTrack, pattern_frames, write_video
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TOLERANCE_S = 0.05

@@ -11,8 +11,8 @@ import pytest
 from posecore import AnalysisOptions, AnalysisResult, analyze_video
 from posecore.errors import PoseCoreError
 from posecore.overlay import dancer_colour, encoder_name, write_overlay
-from tests.media import write_video
-from tests.photos import real_photo
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 N_FRAMES = 10
 LEFT_HIP, RIGHT_KNEE = 23, 26

@@ -11,7 +11,7 @@ import pytest
 
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.thumbnails import LONGEST_SIDE, crop_box, thumbnail_data_uri
-from tests.photos import real_photo
+from testbed.photos import real_photo
 
 PREFIX = "data:image/jpeg;base64,"
 

@@ -7,8 +7,8 @@ import pytest
 
 from posecore.angles import ANGLES, R_HIP
 from posecore.dancers import analyse_dancer
-from posecore.result import PoseSegment
 from posecore.pose_library import PoseLibrary
+from posecore.result import PoseSegment
 from posecore.timeline import hysteresis, label_segments, summarise
 from tests.skeleton import FPS, HEIGHT, WIDTH, skeleton, track_of
 

@@ -15,7 +15,7 @@ import pytest
 import posecore.video as video
 from posecore.errors import EmptyVideo, NotAVideo, NoVideoStream, TooManyFrames, TooManyPixels, VideoTooLong
 from posecore.video import Frame, VideoInfo, VideoLimits, iter_frames, probe, sample_indices
-from tests.media import corrupt_frames, pattern_frames, pattern_number, write_video
+from testbed.media import corrupt_frames, pattern_frames, pattern_number, write_video
 
 W, H = 64, 48
 

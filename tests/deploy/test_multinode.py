@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve.cluster import ServeCluster, local_cluster, wait_for
+from testbed.cluster import ServeCluster, local_cluster, wait_for
 from tests.serve.conftest import TEST_ARGS, person_clip
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.media import write_video
-from tests.photos import real_photo
-from tests.serve.cluster import ServeCluster, local_cluster
+from testbed.cluster import ServeCluster, local_cluster
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 # Limits small enough to test cheaply, large enough for the real 17 s clip.
 TEST_ARGS = {"max_upload_mb": 8, "max_duration_s": 30, "max_pixels": 1920 * 1080, "upload_idle_timeout_s": 3}

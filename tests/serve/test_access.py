@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.serve.cluster import ServeCluster, local_cluster, wait_for
+from testbed.cluster import ServeCluster, local_cluster, wait_for
 from tests.serve.conftest import TEST_ARGS
 
 ORIGIN = "https://app.example.com"

@@ -13,8 +13,8 @@ from serve_app.access import AccessSettings, is_analysis_request
 from serve_app.api_keys import ApiKeyFileError, ApiKeys, key_id, read_keys
 from serve_app.app import build_app
 from serve_app.bearer_auth import CLIENT_KEY
-from serve_app.settings import AppArgs
 from serve_app.rate_limit import TokenBuckets, client_id
+from serve_app.settings import AppArgs
 
 
 class Clock:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve.cluster import ServeCluster, run, wait_for
+from testbed.cluster import ServeCluster, run, wait_for
 from tests.serve.conftest import person_clip
 
 KILL_REPLICA = """

@@ -8,7 +8,7 @@ import sys
 
 import httpx
 
-from tests.serve.cluster import ROOT, ServeCluster
+from testbed.cluster import ROOT, ServeCluster
 
 DRIVER = """
 import json, sys

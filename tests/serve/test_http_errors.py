@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.bad_uploads import BAD_UPLOAD_NAMES, BadUpload, bad_uploads
-from tests.media import corrupt_frames, pattern_frames, write_video
-from tests.serve.cluster import ServeCluster, command_line, rss_bytes
+from testbed.bad_uploads import BAD_UPLOAD_NAMES, BadUpload, bad_uploads
+from testbed.cluster import ServeCluster, command_line, open_files, rss_bytes
+from testbed.media import corrupt_frames, pattern_frames, write_video
 from tests.serve.conftest import TEST_ARGS
 
 # A clear answer comes at once; only a stalled upload waits (for the idle timeout).
@@ -179,13 +178,14 @@ def test_service_healthy_after_bad_input(client: httpx.Client, videos: dict[str,
 
 def processes(cluster: ServeCluster, name: str) -> list[int]:
     """Pids of the cluster's Ray worker processes whose command line names ``name``."""
-    return [pid for node in cluster.nodes for pid in node.processes()
-            if name in command_line(pid)]
-
-
-def open_files(pid: int) -> list[str]:
-    fds = Path(f"/proc/{pid}/fd")
-    return [str(fd.readlink()) for fd in fds.iterdir() if not str(fd.readlink()).startswith(("socket:", "pipe:", "anon_inode:"))]
+    pids = []
+    for pid in (pid for node in cluster.nodes for pid in node.processes()):
+        try:
+            if name in command_line(pid):
+                pids.append(pid)
+        except OSError:  # gone since the listing
+            pass
+    return pids
 
 
 def rss_mb(pid: int) -> float:

@@ -20,8 +20,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from serve_app.http_errors import STATUS_BY_CODE
+from testbed.cluster import ServeCluster
 from tests.fuzzing import fuzz_examples, long_run
-from tests.serve.cluster import ServeCluster
 from tests.video_mutations import Seeds, mutants, seed_videos
 
 

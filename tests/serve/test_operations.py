@@ -10,7 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from tests.serve.cluster import ServeCluster, wait_for
+
+from testbed.cluster import ServeCluster, wait_for
 from tests.serve.conftest import CUSTOM_POSE
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from posecore.angles import LANDMARK_NAMES
 from posecore.overlay import DANCER_COLOURS, SKELETON
-from tests.media import write_video
-from tests.photos import real_photo
-from tests.serve.cluster import ROOT, ServeCluster
+from testbed.cluster import ROOT, ServeCluster
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 ANALYSIS_TIMEOUT_MS = 180_000
 DANCER_1, DANCER_2 = "#ff3b30", "#34c759"  # app.js DANCER_COLOURS

@@ -43,13 +43,13 @@ from hypothesis import strategies as st
 from posecore.detection import detect_frames, detect_segment
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.options import AnalysisOptions
-from posecore.pose_library import PoseLibrary
 from posecore.pipeline import Plan, assemble
+from posecore.pose_library import PoseLibrary
 from posecore.video import VideoInfo, probe, sample_indices
 from serve_app.segment_plan import PlanConfig, Segment, plan_segments
+from testbed.media import write_video
+from testbed.photos import real_photo
 from tests.fuzzing import fuzz_examples, long_run
-from tests.media import write_video
-from tests.photos import real_photo
 
 N_FRAMES = 48
 FPS = 15

@@ -16,8 +16,8 @@ from posecore.errors import ModelError
 from posecore.landmarker import FrameDetections, PoseModel
 from posecore.video import VideoInfo, probe
 from serve_app.worker import PoseWorker
-from tests.media import write_video
-from tests.photos import real_photo
+from testbed.media import write_video
+from testbed.photos import real_photo
 
 INDICES = np.arange(2, 14)
 WARMUP = 3

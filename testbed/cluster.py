@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 APP = "dance"
 
@@ -143,6 +143,23 @@ def _state(pid: int) -> str:
 def command_line(pid: int) -> str:
     """A process's command line, arguments joined by spaces (OSError once it is gone)."""
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def open_files(pid: int) -> list[str]:
+    """The files a process has open (sockets, pipes and anonymous inodes left out).
+
+    Each descriptor is read on its own: one may close between the listing and its
+    readlink (that race made a test flaky), and a closed one is simply not open.
+    """
+    files = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
+        if not target.startswith(("socket:", "pipe:", "anon_inode:")):
+            files.append(target)
+    return files
 
 
 def rss_bytes(pid: int) -> int:

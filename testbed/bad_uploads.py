@@ -15,8 +15,8 @@ import av
 import cv2
 import numpy as np
 
-from tests.media import pattern_frames, write_video
-from tests.photos import real_photo
+from testbed.media import pattern_frames, write_video
+from testbed.photos import real_photo
 
 
 @dataclass(frozen=True)
