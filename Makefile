@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model browser serve test bench soak lock clean
+.PHONY: setup model browser serve lint test bench soak lock clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,13 @@ browser:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium not installed: the browser tests will skip"
 
-test: model browser
+# Style and types (configured in pyproject.toml): ruff's linter and formatter, mypy.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: model browser lint
 	$(PY) -m pytest
 
 # About 22 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
