@@ -7,6 +7,7 @@ terminal, stderr shows a progress bar, then each dancer's pose timeline as a tab
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ from typing import NoReturn
 from posecore.errors import PoseCoreError
 from posecore.landmarker import native_stderr_discarded
 from posecore.options import MAX_PEOPLE, AnalysisOptions
+from posecore.result import AnalysisResult
 
 DEFAULTS = AnalysisOptions()
 
@@ -45,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--table", action=argparse.BooleanOptionalAction, default=None,
         help="print each dancer's pose timeline on stderr (default: when stderr is a terminal)",
+    )
+    analyze.add_argument(
+        "--thumbnails", type=Path, metavar="DIR", help="write each key pose's thumbnail JPEG into DIR"
     )
     analyze.add_argument(
         "--overlay", type=Path, metavar="OUT.mp4",
@@ -84,6 +89,7 @@ def _analyze(args: argparse.Namespace) -> None:
             "include_landmarks": args.landmarks or args.overlay is not None,  # the overlay is drawn from them
             "min_pose_duration_s": args.min_pose_duration,
             "smoothing": not args.no_smoothing,
+            "include_thumbnails": args.thumbnails is not None,
         }
     )
     library = PoseLibrary.load(args.poses) if args.poses else PoseLibrary.default()
@@ -94,10 +100,14 @@ def _analyze(args: argparse.Namespace) -> None:
         raise PoseCoreError(f"cannot write the result to {args.json}")
     if args.overlay:
         check_overlay_path(args.overlay)
+    if args.thumbnails and not (args.thumbnails.is_dir() and os.access(args.thumbnails, os.W_OK)):
+        raise PoseCoreError(f"--thumbnails must name a writable directory, got {args.thumbnails}")
     bar = _ProgressBar()
     result = analyze_video(args.video, options, library=library, on_progress=lambda p: bar(p.done, p.total)).result
     if args.table if args.table is not None else sys.stderr.isatty():
         sys.stderr.write(timeline_table(result))
+    if args.thumbnails:
+        _write_thumbnails(result, args.thumbnails)
     if args.overlay:
         write_overlay(args.video, result, args.overlay, progress=_ProgressBar("frames drawn"))
         if not args.landmarks:
@@ -107,6 +117,15 @@ def _analyze(args: argparse.Namespace) -> None:
         args.json.write_text(text + "\n")
     else:
         sys.stdout.write(text + "\n")
+
+
+def _write_thumbnails(result: AnalysisResult, folder: Path) -> None:
+    """Each key pose's JPEG as ``dancer<id>_key_pose<id>.jpg`` (the result keeps its data URI too)."""
+    for dancer in result.dancers:
+        for pose in dancer.key_poses:
+            if pose.thumbnail:
+                jpeg = base64.b64decode(pose.thumbnail.split(",", 1)[1])
+                (folder / f"dancer{dancer.id}_key_pose{pose.id}.jpg").write_bytes(jpeg)
 
 
 def main(argv: list[str] | None = None) -> int:

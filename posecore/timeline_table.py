@@ -1,8 +1,9 @@
-"""The result's pose timeline as a text table, one block per dancer (the CLI prints it)."""
+"""The result as text for a terminal (the CLI prints it): the music, then per dancer the
+pose timeline as a table, the key poses and the movement quality."""
 
 from __future__ import annotations
 
-from posecore.result import AnalysisResult
+from posecore.result import AnalysisResult, Dancer, Music
 
 
 def timeline_table(result: AnalysisResult) -> str:
@@ -26,5 +27,35 @@ def timeline_table(result: AnalysisResult) -> str:
             # Times and numbers right-aligned, the pose name left-aligned.
             cells = [cell.ljust(w) if i == 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
             lines.append("  " + "  ".join(cells).rstrip())
+        lines += _movement_lines(dancer)
         blocks.append("\n".join(lines) + "\n")
-    return "\n".join(blocks)
+    return _music_line(result.music) + "\n".join(blocks)
+
+
+def _music_line(music: Music | None) -> str:
+    if music is None:
+        return "Music: no beat found (no audio, silence or no steady pulse)\n\n"
+    return f"Music: {music.tempo_bpm:.1f} BPM, {len(music.beats_s)} beats\n\n"
+
+
+def _movement_lines(dancer: Dancer) -> list[str]:
+    """Key poses with their times, then energy, smoothness, symmetry and how the hits fall on the beat."""
+    lines = []
+    for pose in dancer.key_poses:
+        times = ", ".join(f"{o.start_s:.2f}" for o in pose.occurrences)
+        lines.append(f"  key pose {pose.id}: {pose.name or '(unnamed shape)'} x{len(pose.occurrences)} at {times} s")
+    metrics = dancer.metrics
+    if metrics is None:
+        return lines
+    parts = [f"{len(dancer.hits_s)} hits"]
+    if metrics.energy is not None:
+        parts.append(f"energy {metrics.energy:.2f}")
+    if metrics.smoothness is not None:
+        parts.append(f"smoothness {metrics.smoothness:.2f}")
+    if metrics.symmetry is not None:
+        parts.append(f"symmetry {metrics.symmetry:.2f}")
+    beat = metrics.on_beat
+    if beat is not None and beat.share is not None and beat.mean_offset_s is not None:
+        parts.append(f"on beat {beat.share:.0%} (mean {beat.mean_offset_s * 1000:+.0f} ms)")
+    lines.append("  movement: " + ", ".join(parts))
+    return lines

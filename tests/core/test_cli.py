@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -112,9 +113,11 @@ def test_table_and_overlay(files: Path, tmp_path: Path) -> None:
     assert "frames" not in result  # drawn from the landmarks, returned only with --landmarks
     lines = done.stderr.splitlines()
     (dancer,) = result["dancers"]
-    assert lines[0] == f"Dancer 1: seen in 100% of {N_FRAMES} analysed frames"
-    assert lines[1].split() == ["start", "end", "length", "pose", "confidence"]
-    rows = [line.split() for line in lines[2:]]
+    assert lines[0].startswith("Music: no beat found") and lines[1] == ""  # the clip has no audio
+    assert lines[2] == f"Dancer 1: seen in 100% of {N_FRAMES} analysed frames"
+    assert lines[3].split() == ["start", "end", "length", "pose", "confidence"]
+    rows = [line.split() for line in lines[4 : 4 + len(dancer["poses"])]]
+    assert lines[-1].startswith(f"  movement: {len(dancer['hits_s'])} hits, energy ")
     assert rows == [
         [f"{s['start_s']:.2f}", "s", f"{s['end_s']:.2f}", "s", f"{s['duration_s']:.2f}", "s", s["name"],
          f"{s['confidence']:.2f}"]
@@ -144,6 +147,8 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], list], str]] = {
     "overlay not a video file": (lambda d: ["analyze", d / "person.mp4", "--overlay", d / "out.gif"], "out.gif"),
     "overlay in a missing folder": (lambda d: ["analyze", d / "person.mp4", "--overlay", d / "no" / "o.mp4"],
                                     "o.mp4"),
+    "thumbnails not a folder": (lambda d: ["analyze", d / "person.mp4", "--thumbnails", d / "notes.txt"],
+                                "--thumbnails"),
 }
 
 
@@ -166,3 +171,23 @@ def test_model_command_prints_the_bundle_path() -> None:
     assert len(lines) == 1
     path = Path(lines[0])
     assert path.suffix == ".task" and path.is_file()
+
+
+SOLO = ROOT.parent / "shared" / "data" / "solo_kpop_1080p.mp4"
+
+
+@pytest.mark.skipif(not SOLO.is_file(), reason=f"optional real video not present: {SOLO}")
+def test_a_real_solo_gives_tempo_key_poses_and_thumbnails(tmp_path: Path) -> None:
+    """On a real dance with music: the table names the tempo and key poses; JPEGs are written."""
+    done = run_cli("analyze", SOLO, "--sample-fps", "12", "--table", "--thumbnails", tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 60 <= result["music"]["tempo_bpm"] <= 200
+    assert re.match(r"Music: \d+\.\d BPM, \d+ beats$", done.stderr.splitlines()[0])
+    (dancer,) = result["dancers"]
+    assert dancer["key_poses"] and "key pose 1:" in done.stderr
+    written = sorted(tmp_path.glob("dancer1_key_pose*.jpg"))
+    assert len(written) == len(dancer["key_poses"])
+    for jpeg in written:
+        assert jpeg.read_bytes()[:3] == b"\xff\xd8\xff" and jpeg.stat().st_size <= 15_000
+    assert all(pose["thumbnail"].startswith("data:image/jpeg;base64,") for pose in dancer["key_poses"])
