@@ -25,7 +25,8 @@ class AccessSettings(BaseModel):
     rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
     max_concurrent_uploads: int = Field(32, ge=1, description="Analyses in progress per ingress replica; beyond: "
                                         "503. Keep it below the ingress's max_ongoing_requests.")
-    max_concurrent_per_client: int = Field(4, ge=0, description="Analyses in progress per client (API key, else "
+    # Half the slots: one client (an app's backend behind one key is one client) cannot take them all.
+    max_concurrent_per_client: int = Field(16, ge=0, description="Analyses in progress per client (API key, else "
                                            "address) per ingress replica; beyond: 429. 0: no limit.")
     max_upload_bytes_in_flight: int = Field(1024**3, ge=0, description="Bytes of uploads in flight (by "
                                             "Content-Length; without one, the largest upload) beyond which new "
