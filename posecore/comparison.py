@@ -17,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,13 +27,11 @@ from posecore.errors import InvalidOptions, PoseCoreError
 from posecore.options import AnalysisOptions, describe_problems
 from posecore.result import SCHEMA_VERSION, AnalysisResult, VideoSummary
 from posecore.tracks import NUM_LANDMARKS, Track
-from posecore.video import Source
 
 if TYPE_CHECKING:
     from posecore.pipeline import Analysis
 
-# One video through the analysis pipeline (however the caller runs it).
-Analyse = Callable[[Source, AnalysisOptions], Awaitable["Analysis"]]
+VideoT = TypeVar("VideoT")  # a video as the caller's ``analyse`` takes it: a path, bytes...
 # What compare needs of the analysis options: the response never carries landmarks or thumbnails.
 ANALYSIS_OVERRIDES = {"include_landmarks": False, "include_thumbnails": False}
 
@@ -218,7 +216,10 @@ def compare_videos(reference: ComparedVideo, performance: ComparedVideo, options
 
 
 async def compare_sources(
-    reference: Source | Mapping[str, Any], performance: Source, options: Mapping[str, Any], analyse: Analyse
+    reference: VideoT | Mapping[str, Any],
+    performance: VideoT,
+    options: Mapping[str, Any],
+    analyse: Callable[[VideoT, AnalysisOptions], Awaitable[Analysis]],
 ) -> ComparisonResult:
     """Analyse both videos at once with ``analyse`` (a reference result dict is used as it is), then compare.
 
@@ -227,7 +228,7 @@ async def compare_sources(
     """
     compare_options, analysis_options = split_options(options)
 
-    async def side(part: str, source: Source | Mapping[str, Any]) -> ComparedVideo:
+    async def side(part: str, source: VideoT | Mapping[str, Any]) -> ComparedVideo:
         if isinstance(source, Mapping):
             return ComparedVideo.from_result(source)
         with part_errors(part):
