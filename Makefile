@@ -42,7 +42,7 @@ lint: setup
 test: model browser lint
 	$(PY) -m pytest
 
-# About 22 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 25 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
@@ -51,6 +51,7 @@ bench: model
 	$(PY) benchmarks/multinode.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/choreography.py
+	$(PY) benchmarks/compare.py
 
 # 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
 soak: model

@@ -1,4 +1,4 @@
-"""Command line: ``python -m posecore analyze VIDEO`` and ``python -m posecore model``.
+"""Command line: ``python -m posecore analyze VIDEO``, ``compare REF PERF`` and ``model``.
 
 ``analyze`` prints the result JSON on stdout (or writes it with ``--json``). On a
 terminal, stderr shows a progress bar, then each dancer's pose timeline as a table.
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from posecore.compare_command import add_compare_parser, run_compare
 from posecore.errors import PoseCoreError
 from posecore.landmarker import native_stderr_discarded
 from posecore.options import MAX_PEOPLE, AnalysisOptions
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "--overlay", type=Path, metavar="OUT.mp4",
         help="also write the video with each dancer's skeleton drawn on (H.264 where available)",
     )
+    add_compare_parser(commands)
     return parser
 
 
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                 from posecore.model_bundle import provision_model
 
                 print(provision_model())
+            elif args.command == "compare":
+                run_compare(args)
             else:
                 _analyze(args)
         except PoseCoreError as exc:

@@ -8,10 +8,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import Scope
 
-# Every analysis route, present and future (/analyze, /analyze/stream...). /healthz,
-# /poses, /docs and /openapi.json stay open: they are cheap and reveal no user data,
-# and load balancers probe /healthz without a key.
-ANALYSIS_PREFIX = "/analyze"
+# Every analysis route, present and future (/analyze, /analyze/stream..., /compare...).
+# /healthz, /poses, /docs and /openapi.json stay open: they are cheap and reveal no user
+# data, and load balancers probe /healthz without a key.
+ANALYSIS_PREFIXES = ("/analyze", "/compare")
 
 
 class AccessSettings(BaseModel):
@@ -20,7 +20,7 @@ class AccessSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     api_key_file: str | None = Field(None, description="Absolute path of a file of API keys, one a line, "
-                                     "on every node; set, /analyze* needs `Authorization: Bearer <key>`.")
+                                     "on every node; set, /analyze* and /compare* need `Authorization: Bearer <key>`.")
     rate_limit_per_minute: float = Field(0, ge=0, description="Analysis requests per minute per client; 0: no limit.")
     rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
     max_concurrent_uploads: int = Field(32, ge=1, description="Analyses in progress per ingress replica; beyond: "
@@ -62,4 +62,4 @@ def is_analysis_request(scope: Scope) -> bool:
     root = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root):]
-    return path.startswith(ANALYSIS_PREFIX)
+    return path.startswith(ANALYSIS_PREFIXES)

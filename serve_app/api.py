@@ -17,7 +17,7 @@ from starlette.types import Scope
 from posecore.options import AnalysisOptions
 from serve_app.http_errors import documented_errors, install_error_handlers
 
-# The error statuses of the /analyze routes, for the OpenAPI schema.
+# The error statuses of the /analyze and /compare routes, for the OpenAPI schema.
 ANALYZE_ERRORS = documented_errors(400, 401, 408, 413, 415, 422, 429, 503)
 
 # Everything the page loads comes from this app: no CDN, works offline.
@@ -70,7 +70,7 @@ def _openapi() -> dict[str, Any]:
     """FastAPI documents a form *model* as urlencoded even when it holds a file."""
     if app.openapi_schema is None:
         paths = FastAPI.openapi(app)["paths"]
-        for route in ("/analyze", "/analyze/stream"):
+        for route in ("/analyze", "/analyze/stream", "/compare"):
             body = paths[route]["post"]["requestBody"]
             body["content"] = {"multipart/form-data": body["content"].pop("application/x-www-form-urlencoded")}
     assert app.openapi_schema is not None

@@ -24,6 +24,9 @@ STATUS_BY_CODE = {
     "cors_rejected": 400,
     "missing_video": 400,
     "multiple_videos": 400,
+    "missing_performance": 400,
+    "missing_reference": 400,
+    "two_references": 400,
     "empty_upload": 400,
     "unauthorized": 401,
     "upload_too_large": 413,
@@ -37,6 +40,10 @@ STATUS_BY_CODE = {
     "invalid_pose_library": 422,
     "no_video_stream": 422,
     "no_frames": 422,
+    "no_dancer": 422,
+    "unknown_dancer": 422,
+    "invalid_reference_result": 422,
+    "not_comparable": 422,
     "request_timeout": 408,
     "rate_limited": 429,
     "too_many_in_progress": 429,
@@ -53,6 +60,14 @@ HTTP_CODES = {
     413: "upload_too_large",
 }
 _HTTP_CODE_STATUS = {code: status for status, code in HTTP_CODES.items()}
+# The forms' file parts: one missing (or text in its place) is a 400 that says what to send.
+FILE_PARTS = {
+    "video": ("missing_video", 'send the video as multipart/form-data in the field "video"'),
+    "performance": ("missing_performance", 'send the performance video as multipart/form-data in the field '
+                    '"performance"'),
+    "reference": ("missing_reference", 'send the reference video as a file in the field "reference", or an '
+                  'earlier result in "reference_result"'),
+}
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
 
 
@@ -106,8 +121,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = exc.errors()
-        if any(_field(p) == "video" for p in problems):
-            return error_response("missing_video", 'send the video as multipart/form-data in the field "video"')
+        for name, (code, message) in FILE_PARTS.items():
+            if any(_field(p) == name and p.get("type") != "extra_forbidden" for p in problems):
+                return error_response(code, message)
         if any(p.get("type") == "model_attributes_type" or _field(p) is None for p in problems):
             return error_response("malformed_request", "the request body could not be parsed")
         return error_response("invalid_options", "; ".join(_describe(p) for p in problems))

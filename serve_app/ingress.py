@@ -2,7 +2,8 @@
 
 Routes and fan-out only: each analysis is ``posecore.pipeline.run_pipeline`` with the
 detect step fanned out to PoseWorker replicas (``SegmentFanout``); ``/analyze`` waits
-for its result, ``/analyze/stream`` relays its events as NDJSON.
+for its result, ``/analyze/stream`` relays its events as NDJSON, ``/compare`` runs two
+at once and scores one against the other (``posecore.comparison``).
 """
 
 import json
@@ -17,13 +18,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from posecore.comparison import ComparisonResult, compare_sources
 from posecore.errors import PoseCoreError
 from posecore.model_path import model_path
 from posecore.options import AnalysisOptions
-from posecore.pipeline import Event, Finished, Progress, run_pipeline
+from posecore.pipeline import Analysis, Event, Finished, Progress, run_pipeline
 from posecore.pose_library import MAX_POSE_FILE_BYTES, PoseLibrary
 from posecore.result import AnalysisResult
 from serve_app.api import ANALYZE_ERRORS, UploadForm, app, page_files
+from serve_app.compare_form import CompareForm, CompareQuery, read_compare_form
 from serve_app.http_errors import ApiError
 from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
@@ -86,8 +89,19 @@ class DanceAnalyzer:
     ) -> Response:
         """Options may come as form fields or query parameters; form fields win."""
         video, options = await self._read_request(request, form, query)
-        result = await self._result(self._run(video, options))
-        return JSONResponse(result.to_dict())
+        analysis = await self._analysis(self._run(video, options))
+        return JSONResponse(analysis.result.to_dict())
+
+    @app.post("/compare", summary="Score a dance against a reference", response_model=ComparisonResult,
+              responses=ANALYZE_ERRORS)
+    async def compare_upload(
+        self, request: Request, form: Annotated[CompareForm, Form()], query: Annotated[CompareQuery, Query()]
+    ) -> Response:
+        """``performance`` scored against ``reference`` (a video) or ``reference_result`` (an earlier
+        /analyze's JSON with include_landmarks); both videos are analysed at once. Options may come
+        as form fields or query parameters; form fields win."""
+        reference, performance, options = await read_compare_form(request, form, query)
+        return JSONResponse(await self.compare(reference, performance, **options))
 
     @app.post(
         "/analyze/stream",
@@ -154,14 +168,26 @@ class DanceAnalyzer:
         Options: those of ``posecore.options.AnalysisOptions`` (``poses`` may be a
         mapping, or JSON/YAML text). Errors raise ``posecore`` errors (the HTTP API's codes).
         """
-        return (await self._result(self._run(video, options))).to_dict()
+        return (await self._analysis(self._run(video, options))).result.to_dict()
+
+    async def compare(self, reference: bytes | Mapping[str, Any], performance: bytes, **options: Any) -> dict[str, Any]:
+        """Score ``performance`` (a video's bytes) against ``reference``: a video's bytes, or the dict of an
+        earlier analysis with ``include_landmarks``. Returns the same dict as ``POST /compare``.
+
+        Options: ``mirror`` ("auto", True, False), ``reference_dancer``, ``performance_dancer`` and those
+        of ``AnalysisOptions`` (for both videos). Errors raise ``posecore`` errors, naming the part.
+        """
+        result = await compare_sources(reference, performance, options,
+                                       lambda video, opts: self._analysis(self._run(video, opts)))
+        return result.to_dict()
 
     # -- one analysis ---------------------------------------------------------------------
 
-    async def _run(self, video: bytes, options: Mapping[str, Any]) -> AsyncGenerator[Event, None]:
+    async def _run(self, video: bytes, options: Mapping[str, Any] | AnalysisOptions) -> AsyncGenerator[Event, None]:
         """The pipeline's events for one analysis; each rejection is counted in the metrics."""
         try:
-            events = run_pipeline(video, AnalysisOptions.parse(options), self.fanout.detect,
+            parsed = options if isinstance(options, AnalysisOptions) else AnalysisOptions.parse(options)
+            events = run_pipeline(video, parsed, self.fanout.detect,
                                   library=self.library, model=self.model_name, limits=self.args.limits)
             async with aclosing(events):
                 async for event in events:
@@ -172,11 +198,11 @@ class DanceAnalyzer:
             self.metrics.reject(getattr(exc, "code", "internal_error"))
             raise
 
-    async def _result(self, events: AsyncGenerator[Event, None]) -> AnalysisResult:
+    async def _analysis(self, events: AsyncGenerator[Event, None]) -> Analysis:
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, Finished):
-                    return event.analysis.result
+                    return event.analysis
         raise AssertionError("the pipeline ends with Finished")
 
     def _observe(self, finished: Finished) -> None:

@@ -57,14 +57,15 @@ def test_client_is_the_key_when_authenticated_else_the_address() -> None:
     assert client_id({"client": None}) == "ip:unknown"
 
 
-def test_analysis_routes_are_everything_under_analyze() -> None:
+def test_analysis_routes_are_everything_under_analyze_and_compare() -> None:
     def scope(path: str, root: str = "") -> dict:
         return {"type": "http", "path": path, "root_path": root}
 
     assert is_analysis_request(scope("/analyze"))
     assert is_analysis_request(scope("/analyze/stream"))
     assert is_analysis_request(scope("/api/analyze", root="/api"))
-    for path in ("/healthz", "/poses", "/docs", "/openapi.json", "/", "/x/analyze"):
+    assert is_analysis_request(scope("/compare"))
+    for path in ("/healthz", "/poses", "/docs", "/openapi.json", "/", "/x/analyze", "/x/compare"):
         assert not is_analysis_request(scope(path)), path
 
 
