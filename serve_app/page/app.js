@@ -53,7 +53,7 @@ const METRIC_COLUMNS = [
     label: "Energy",
     title: "Mean body speed: how many torso lengths a second the shoulders, elbows, wrists, hips, knees " +
       "and ankles move, on average. Higher is more energetic.",
-    text: (metrics) => formatNumber(metrics.energy, 2, " torso/s"),
+    text: (metrics) => formatNumber(metrics.energy, 2, ""),
   },
   {
     label: "Smoothness",
@@ -774,7 +774,11 @@ function buildMetrics(result) {
   const table = $("metrics");
   const header = document.createElement("tr");
   header.append(headingCell("Dancer", ""));
-  METRIC_COLUMNS.forEach((column) => header.append(headingCell(column.label, column.title)));
+  METRIC_COLUMNS.forEach((column) => {
+    const heading = headingCell(column.label, column.title);
+    if (column.text !== onBeatText) heading.classList.add("number");
+    header.append(heading);
+  });
   table.tHead.replaceChildren(header);
   const body = table.tBodies[0];
   body.replaceChildren();
@@ -786,7 +790,16 @@ function buildMetrics(result) {
     row.append(who);
     METRIC_COLUMNS.forEach((column) => {
       const text = dancer.metrics ? column.text(dancer.metrics, result.music) : "–";
-      row.append(cell(text, column.text !== onBeatText));
+      const element = cell(text, column.text !== onBeatText);
+      if (column.text === onBeatText) {
+        element.className = "on-beat";
+        const onBeat = dancer.metrics && dancer.metrics.on_beat;
+        if (onBeat && result.music) {
+          element.title = `${onBeat.hits} hits timed; a hit within ${Math.round(onBeat.tolerance_s * 1000)} ms ` +
+            "of a beat is on it";
+        }
+      }
+      row.append(element);
     });
     body.append(row);
   });
