@@ -1,6 +1,7 @@
 // The dance analysis page: upload a video to POST /analyze/stream, show progress from its
 // NDJSON events, then play the video with each dancer's skeleton drawn over it, a
-// timeline of poses per dancer, a summary table and downloads. No libraries, no network
+// timeline of poses per dancer with their energy and the music's beats, each dancer's
+// key poses and movement figures, a summary table and downloads. No libraries, no network
 // but this app.
 "use strict";
 
@@ -35,6 +36,43 @@ const POSE_COLOURS = [
 const FIXED_POSE_COLOURS = { standing: "#d9d9d9", jump: "#ff8fa3", turn: "#9bf6ff" };
 const MOVEMENTS = new Set(["jump", "turn"]); // detected over time; may overlap poses
 const MIN_VISIBILITY = 0.5; // as posecore: less visible landmarks are not drawn
+const SVG_NS = "http://www.w3.org/2000/svg";
+// The energy plots' own coordinates, stretched to their lane (a margin keeps the line off the edges).
+const PLOT = { width: 1000, height: 100, top: 8, bottom: 96 };
+
+// The movement table's columns after the dancer's: heading, what it means (the heading's
+// title) and the cell's text from the dancer and the result's music.
+const METRIC_COLUMNS = [
+  {
+    label: "On the beat",
+    title: "Share of the dancer's hits (sharp stops after a movement) that land on a beat of the music, " +
+      "and how far from the nearest beat they land on average.",
+    text: onBeatText,
+  },
+  {
+    label: "Energy",
+    title: "Mean body speed: how many torso lengths a second the shoulders, elbows, wrists, hips, knees " +
+      "and ankles move, on average. Higher is more energetic.",
+    text: (metrics) => formatNumber(metrics.energy, 2, ""),
+  },
+  {
+    label: "Smoothness",
+    title: "Spectral arc length (SPARC) of the body speed, a standard measure of how smooth a movement is: " +
+      "always negative, nearer 0 is smoother (fewer jerks and stops).",
+    text: (metrics) => formatNumber(metrics.smoothness, 2, ""),
+  },
+  {
+    label: "Symmetry",
+    title: "How evenly the left and right arms and legs move: 100% both sides equally, 0% one side only.",
+    text: (metrics) => formatNumber(metrics.symmetry === null ? null : metrics.symmetry * 100, 0, "%"),
+  },
+  {
+    label: "Range of motion",
+    title: "How far the elbows, shoulders, knees and hips bend and stretch: the span of each joint's angle " +
+      "(5th to 95th percentile), averaged over those joints.",
+    text: (metrics) => formatNumber((metrics.range_of_motion || {}).mean, 0, "°"),
+  },
+];
 
 // What each error code of the API means for the person using the page.
 const ERROR_MESSAGES = {
@@ -117,6 +155,7 @@ function onSubmit(event) {
     form.append("sample_fps", $("sample-fps").value);
   }
   form.append("include_landmarks", "true"); // the skeleton and the CSV are drawn from them
+  form.append("include_thumbnails", "true"); // the key-pose cards' pictures
   const poses = $("poses-input").files[0];
   if (poses) {
     form.append("poses", poses, poses.name);
@@ -274,7 +313,10 @@ function showResult(result, video) {
   $("video-note").textContent = "";
   player.src = objectUrl(video);
   buildDancerLegend(result);
+  buildMusicInfo(result.music);
   buildTimeline(result);
+  buildKeyPoses(result);
+  buildMetrics(result);
   buildSummary(result);
   buildDownloads(result);
   $("results").hidden = false;
@@ -435,29 +477,146 @@ function drawAt(t) {
 
 // -- Timeline --------------------------------------------------------------------------
 
+function buildMusicInfo(music) {
+  const info = $("music-info");
+  info.textContent = music
+    ? `Music: ${Math.round(music.tempo_bpm)} BPM, ${music.beats_s.length} beats (the thin lines on the timeline).`
+    : "Music: no beat found (the video has no audio track, or no steady beat in it).";
+  info.dataset.tempo = music ? music.tempo_bpm : "";
+}
+
+// Per dancer a lane of poses and an energy row under it; the beats over them all.
 function buildTimeline(result) {
   const timeline = $("timeline");
   timeline.replaceChildren();
   const duration = result.video.duration_s || 1;
-  result.dancers.forEach((dancer) => {
-    const lane = document.createElement("div");
-    lane.className = "lane";
-    lane.setAttribute("role", "group");
-    lane.setAttribute("aria-label", `Dancer ${dancer.id}`);
-    const label = document.createElement("div");
-    label.className = "lane-label";
-    label.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id}`);
-    const track = document.createElement("div");
-    track.className = "track";
-    dancer.poses.forEach((pose) => track.append(poseBar(dancer, pose, duration)));
-    const playhead = document.createElement("div");
-    playhead.className = "playhead";
-    track.append(playhead);
-    lane.append(label, track);
-    timeline.append(lane);
-  });
-  timeline.append(axis(duration));
+  const lanes = document.createElement("div");
+  lanes.className = "lanes";
+  const peak = peakEnergy(result.dancers);
+  result.dancers.forEach((dancer) => lanes.append(poseLane(dancer, duration), energyRow(dancer, duration, peak)));
+  lanes.append(beatLayer(result.music, duration));
+  timeline.append(lanes, axis(duration));
   buildPoseLegend();
+}
+
+function poseLane(dancer, duration) {
+  const lane = document.createElement("div");
+  lane.className = "lane";
+  lane.setAttribute("role", "group");
+  lane.setAttribute("aria-label", `Dancer ${dancer.id}`);
+  const label = document.createElement("div");
+  label.className = "lane-label";
+  label.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id}`);
+  const track = document.createElement("div");
+  track.className = "track";
+  dancer.poses.forEach((pose) => track.append(poseBar(dancer, pose, duration)));
+  track.append(playhead());
+  lane.append(label, track);
+  return lane;
+}
+
+function playhead() {
+  const element = document.createElement("div");
+  element.className = "playhead";
+  return element;
+}
+
+function energyTimeline(dancer) {
+  return (dancer.metrics && dancer.metrics.timeline) || [];
+}
+
+// One scale for every dancer, so their curves compare.
+function peakEnergy(dancers) {
+  const values = dancers.flatMap((dancer) => energyTimeline(dancer).map((point) => point.energy ?? 0));
+  return Math.max(0, ...values) || 1;
+}
+
+// The dancer's energy second by second: a line through each second's middle (each value
+// is the mean over [t_s, t_s + 1), the last second clipped to the video's end), broken
+// where the dancer was not seen. Hover for the value.
+function energyRow(dancer, duration, peak) {
+  const row = document.createElement("div");
+  row.className = "energy-row";
+  const label = document.createElement("div");
+  label.className = "lane-label energy-label";
+  label.textContent = "energy";
+  const track = document.createElement("div");
+  track.className = "track energy-track";
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("class", "energy");
+  svg.setAttribute("viewBox", `0 0 ${PLOT.width} ${PLOT.height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.dataset.dancer = dancer.id;
+  const timeline = energyTimeline(dancer);
+  const middle = (point) => (point.t_s + Math.min(point.t_s + 1, duration)) / 2;
+  const x = (t) => (PLOT.width * Math.max(0, Math.min(t, duration))) / duration;
+  const y = (energy) => PLOT.bottom - ((PLOT.bottom - PLOT.top) * energy) / peak;
+  energyRuns(timeline).forEach((run) => {
+    let points = run.map((point) => [x(middle(point)), y(point.energy)]);
+    if (points.length === 1) {
+      // A lone second: a short flat stroke across it, so it shows.
+      points = [[x(run[0].t_s), points[0][1]], [x(Math.min(run[0].t_s + 1, duration)), points[0][1]]];
+    }
+    const area = document.createElementNS(SVG_NS, "polygon");
+    area.setAttribute("class", "energy-area");
+    const base = [[points[0][0], PLOT.height], ...points, [points[points.length - 1][0], PLOT.height]];
+    area.setAttribute("points", base.map((point) => point.join(",")).join(" "));
+    area.setAttribute("fill", dancerColour(dancer.id));
+    const line = document.createElementNS(SVG_NS, "polyline");
+    line.setAttribute("points", points.map((point) => point.join(",")).join(" "));
+    line.setAttribute("stroke", dancerColour(dancer.id));
+    svg.append(area, line);
+  });
+  const known = timeline.filter((point) => point.energy !== null);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", known.length
+    ? `Dancer ${dancer.id}'s energy over time, up to ${Math.max(...known.map((p) => p.energy)).toFixed(2)} ` +
+      "torso lengths a second"
+    : `No energy measured for dancer ${dancer.id}`);
+  track.append(svg, playhead());
+  const tip = (event) => {
+    const box = track.getBoundingClientRect();
+    const t = (duration * (event.clientX - box.left)) / box.width;
+    const point = timeline.find((entry) => t >= entry.t_s && t < entry.t_s + 1);
+    const value = point && point.energy !== null ? `${point.energy.toFixed(2)} torso lengths a second` : "not seen";
+    const span = point ? `${formatTime(point.t_s)} to ${formatTime(Math.min(point.t_s + 1, duration))}` : "";
+    showTooltip(`Dancer ${dancer.id}'s energy ${span}: ${value}`, event.clientX, event.clientY);
+  };
+  track.addEventListener("mousemove", tip);
+  track.addEventListener("mouseleave", hideTooltip);
+  row.append(label, track);
+  return row;
+}
+
+// Runs of consecutive seconds with a value (null: the dancer was not seen that second).
+function energyRuns(timeline) {
+  const runs = [];
+  let run = [];
+  timeline.forEach((point) => {
+    if (point.energy === null) {
+      if (run.length) runs.push(run);
+      run = [];
+    } else {
+      run.push(point);
+    }
+  });
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+// A thin mark at each beat, over every lane.
+function beatLayer(music, duration) {
+  const layer = document.createElement("div");
+  layer.className = "beats";
+  layer.setAttribute("aria-hidden", "true");
+  (music ? music.beats_s : []).filter((t) => t >= 0 && t <= duration).forEach((t) => {
+    const tick = document.createElement("span");
+    tick.className = "beat-tick";
+    tick.style.left = `${(100 * t) / duration}%`;
+    tick.dataset.t = t;
+    layer.append(tick);
+  });
+  return layer;
 }
 
 function poseBar(dancer, pose, duration) {
@@ -471,10 +630,13 @@ function poseBar(dancer, pose, duration) {
   bar.style.background = state.poseColours.get(pose.name);
   bar.textContent = MOVEMENTS.has(pose.name) ? "" : pose.name;
   const times = `${formatTime(pose.start_s)} to ${formatTime(pose.end_s)}`;
-  bar.setAttribute("aria-label", `Dancer ${dancer.id}: ${pose.name}, ${times}`);
+  // `facing` (front, back or side) is newer than the rest: shown when the server sends it.
+  const facing = pose.facing ? `, facing ${pose.facing}` : "";
+  bar.setAttribute("aria-label", `Dancer ${dancer.id}: ${pose.name}, ${times}${facing}`);
   bar.dataset.pose = pose.name;
   bar.dataset.start = pose.start_s;
-  const tip = `${pose.name}: ${times} (${pose.duration_s.toFixed(2)} s, confidence ${pose.confidence.toFixed(2)})`;
+  const tip = `${pose.name}: ${times} (${pose.duration_s.toFixed(2)} s, confidence ${pose.confidence.toFixed(2)}` +
+    `${facing})`;
   bar.addEventListener("mouseenter", (event) => showTooltip(tip, event.clientX, event.clientY));
   bar.addEventListener("mousemove", (event) => showTooltip(tip, event.clientX, event.clientY));
   bar.addEventListener("mouseleave", hideTooltip);
@@ -533,6 +695,135 @@ function showTooltip(text, x, y) {
 
 function hideTooltip() {
   $("tooltip").hidden = true;
+}
+
+// -- Key poses and movement ------------------------------------------------------------
+
+function buildKeyPoses(result) {
+  const box = $("key-poses");
+  box.replaceChildren();
+  result.dancers.forEach((dancer) => {
+    const group = document.createElement("section");
+    group.className = "key-pose-group";
+    group.setAttribute("aria-label", `Dancer ${dancer.id}'s key poses`);
+    const heading = document.createElement("h4");
+    heading.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id}`);
+    group.append(heading);
+    const poses = (dancer.key_poses || []).filter((pose) => pose.occurrences.length);
+    if (poses.length) {
+      const cards = document.createElement("ul");
+      cards.className = "cards";
+      poses.forEach((pose) => {
+        const item = document.createElement("li");
+        item.append(keyPoseCard(dancer, pose));
+        cards.append(item);
+      });
+      group.append(cards);
+    } else {
+      const none = document.createElement("p");
+      none.className = "hint";
+      none.textContent = "No key pose: this dancer did not stop in the same shape twice.";
+      group.append(none);
+    }
+    box.append(group);
+  });
+}
+
+// A card: the clearest picture of the shape, its name and count. Each click seeks to the
+// next occurrence (the first, then the second, ... and round again).
+function keyPoseCard(dancer, pose) {
+  const name = pose.name ?? `shape ${pose.id}`; // null: no named pose of the vocabulary fits
+  const count = pose.occurrences.length;
+  const card = document.createElement("button");
+  card.type = "button";
+  card.className = "key-pose";
+  card.style.borderColor = dancerColour(dancer.id);
+  card.dataset.keyPose = pose.id;
+  card.title = `${name}, at ${pose.occurrences.map((occurrence) => formatTime(occurrence.start_s)).join(", ")}`;
+  let picture;
+  if (pose.thumbnail) {
+    picture = document.createElement("img");
+    picture.src = pose.thumbnail;
+    picture.alt = `Dancer ${dancer.id} in ${name}, at ${formatTime(pose.clearest.t_s)}`;
+  } else {
+    picture = document.createElement("span");
+    picture.textContent = "no picture";
+  }
+  picture.classList.add("key-pose-picture");
+  const label = document.createElement("span");
+  label.className = "key-pose-name";
+  label.textContent = name;
+  const times = document.createElement("span");
+  times.className = "key-pose-count";
+  times.textContent = count === 1 ? "once" : `${count} times`;
+  const position = document.createElement("span");
+  position.className = "key-pose-position";
+  position.textContent = "click to see it";
+  card.append(picture, label, times, position);
+  let next = 0;
+  card.addEventListener("click", () => {
+    const occurrence = pose.occurrences[next];
+    seek(occurrence.start_s);
+    position.textContent = `${next + 1} of ${count}: ${formatTime(occurrence.start_s)}`;
+    next = (next + 1) % count;
+  });
+  return card;
+}
+
+function buildMetrics(result) {
+  const table = $("metrics");
+  const header = document.createElement("tr");
+  header.append(headingCell("Dancer", ""));
+  METRIC_COLUMNS.forEach((column) => {
+    const heading = headingCell(column.label, column.title);
+    if (column.text !== onBeatText) heading.classList.add("number");
+    header.append(heading);
+  });
+  table.tHead.replaceChildren(header);
+  const body = table.tBodies[0];
+  body.replaceChildren();
+  result.dancers.forEach((dancer) => {
+    const row = document.createElement("tr");
+    row.dataset.dancer = dancer.id;
+    const who = document.createElement("td");
+    who.append(swatch(dancerColour(dancer.id)), `Dancer ${dancer.id}`);
+    row.append(who);
+    METRIC_COLUMNS.forEach((column) => {
+      const text = dancer.metrics ? column.text(dancer.metrics, result.music) : "–";
+      const element = cell(text, column.text !== onBeatText);
+      if (column.text === onBeatText) {
+        element.className = "on-beat";
+        const onBeat = dancer.metrics && dancer.metrics.on_beat;
+        if (onBeat && result.music) {
+          element.title = `${onBeat.hits} hits timed; a hit within ${Math.round(onBeat.tolerance_s * 1000)} ms ` +
+            "of a beat is on it";
+        }
+      }
+      row.append(element);
+    });
+    body.append(row);
+  });
+}
+
+function headingCell(text, title) {
+  const element = document.createElement("th");
+  element.scope = "col";
+  element.textContent = text;
+  if (title) {
+    element.title = title;
+    element.classList.add("explained");
+  }
+  return element;
+}
+
+// E.g. "75% on the beat, 8 ms late on average".
+function onBeatText(metrics, music) {
+  const onBeat = metrics.on_beat;
+  if (!music || !onBeat) return "no beat found";
+  if (onBeat.share === null) return "no hits to time";
+  const ms = Math.round(Math.abs(onBeat.mean_offset_s) * 1000);
+  const offset = ms ? `${ms} ms ${onBeat.mean_offset_s < 0 ? "early" : "late"} on average` : "on time on average";
+  return `${Math.round(onBeat.share * 100)}% on the beat, ${offset}`;
 }
 
 // -- Summary and downloads -------------------------------------------------------------
@@ -595,6 +886,10 @@ function formatTime(seconds) {
   const minutes = Math.floor(seconds / 60);
   const rest = seconds - minutes * 60;
   return minutes ? `${minutes}:${rest.toFixed(2).padStart(5, "0")}` : `${rest.toFixed(2)} s`;
+}
+
+function formatNumber(value, digits, unit) {
+  return value === null || value === undefined ? "–" : `${value.toFixed(digits)}${unit}`;
 }
 
 function formatBytes(bytes) {

@@ -20,11 +20,12 @@ import pytest
 from posecore.angles import LANDMARK_NAMES
 from posecore.overlay import DANCER_COLOURS, SKELETON
 from testbed.cluster import ROOT, ServeCluster
-from testbed.media import write_video
+from testbed.media import AudioTrack, write_video
 from testbed.photos import real_photo
 
 ANALYSIS_TIMEOUT_MS = 180_000
-DANCER_1, DANCER_2 = "#ff3b30", "#34c759"  # app.js DANCER_COLOURS
+DANCER_HEX = ["#" + bytes(colour).hex() for colour in DANCER_COLOURS]  # as app.js's (test_page_script_agrees...)
+DANCER_1 = DANCER_HEX[0]
 LEFT_HIP = 23
 
 # Pixels of the skeleton canvas within a tolerance of a colour.
@@ -45,12 +46,24 @@ ALPHA_AT = """([x, y]) => {
   const pixel = canvas.getContext("2d").getImageData(Math.round(x * canvas.width), Math.round(y * canvas.height), 1, 1);
   return pixel.data[3];
 }"""
+# A function, not an expression: Playwright polls an expression with eval, which the page's CSP forbids.
+VIDEO_READY = "() => document.getElementById('video').readyState >= 2"
 SEEK = """(t) => new Promise((resolve) => {
   const video = document.getElementById("video");
   video.addEventListener("seeked", () => resolve(video.currentTime), { once: true });
   video.currentTime = t;
 })"""
 DOWNLOAD = "async (id) => (await fetch(document.getElementById(id).href)).text()"
+# Horizontal extent (left, width) of an element on screen.
+EXTENT = "(element) => { const box = element.getBoundingClientRect(); return [box.left, box.width]; }"
+# Where a beat tick sits across the lane it is drawn over: 0 at the track's left, 1 at its right.
+TICK_POSITIONS = """() => {
+  const track = document.querySelector(".lane .track").getBoundingClientRect();
+  return [...document.querySelectorAll(".beat-tick")].map((tick) => {
+    const box = tick.getBoundingClientRect();
+    return (box.left - track.left - 1) / (track.width - 2);  // inside the track's 1px borders
+  });
+}"""
 # Timeline bars sticking out of their lane.
 BARS_OUTSIDE = """() => [...document.querySelectorAll(".bar")].filter((bar) => {
   const lane = bar.parentElement.getBoundingClientRect();
@@ -101,7 +114,8 @@ def test_page_files_are_served_by_the_app(client: httpx.Client) -> None:
     for asset, kind in (("/page/app.js", "text/javascript"), ("/page/style.css", "text/css")):
         response = client.get(asset)
         assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
-        assert "http://" not in response.text and "https://" not in response.text  # nothing from elsewhere
+        text = response.text.replace('"http://www.w3.org/2000/svg"', "")  # SVG's namespace: a name, never fetched
+        assert "http://" not in text and "https://" not in text  # nothing from elsewhere
     missing = client.get("/page/ingress.py")  # only the page's own files
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
@@ -114,7 +128,7 @@ def test_analyse_a_video_in_the_browser(page: Any, person_video: bytes, tmp_path
     page.wait_for_selector("#results:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
     assert page.eval_on_selector("#upload-progress", "p => p.value") == 1
     assert page.eval_on_selector("#analysis-progress", "p => p.value") == 1
-    page.wait_for_function("document.getElementById('video').readyState >= 2")
+    page.wait_for_function(VIDEO_READY)
 
     # The downloads hold the result as the service returned it (with landmarks).
     result = json.loads(page.evaluate(DOWNLOAD, "download-json"))
@@ -152,9 +166,7 @@ def test_analyse_a_video_in_the_browser(page: Any, person_video: bytes, tmp_path
     for activate in (bar.click, lambda: (bar.focus(), page.keyboard.press("Enter"))):
         page.evaluate(SEEK, result["video"]["duration_s"] - 0.1)
         activate()
-        page.wait_for_function(
-            "s => Math.abs(document.getElementById('video').currentTime - s) < 0.02", arg=start
-        )
+        page.wait_for_function("s => Math.abs(document.getElementById('video').currentTime - s) < 0.02", arg=start)
 
     # Summary table and per-frame CSV.
     summary = result["dancers"][0]["summary"]
@@ -195,28 +207,125 @@ def test_page_explains_api_errors(page: Any, person_video: bytes, tmp_path: Path
     page.screenshot(path=tmp_path / "error.png", full_page=True)
 
 
-def test_two_dancers_get_their_own_lane_and_colour(page: Any, tmp_path: Path) -> None:
-    """The man from bus.jpg beside his mirror image: two skeletons, two colours, two lanes."""
+def stepping_dancer_with_clicks(path: Path, seconds: float = 4.0, bpm: float = 120.0) -> Path:
+    """The man from bus.jpg stepping sideways and stopping on each beat of a kick-drum click track.
+
+    15 fps; each beat period he moves 80 px in its first half and holds in its second, so
+    his hits (sharp stops) fall on the beats and are one recurring key pose.
+    """
+    fps, rate, period = 15, 48_000, 60.0 / bpm
+    photo = real_photo("bus.jpg")
+    frames = []
+    for i in range(round(seconds * fps)):
+        beat, phase = divmod(i / fps, period)
+        start, end = (0, 80) if int(beat) % 2 == 0 else (80, 0)
+        x = round(start + (end - start) * min(1.0, 2 * phase / period))
+        frames.append(photo[100:900, 10 + x : 490 + x])
+    samples = np.random.default_rng(0).normal(0.0, 0.01, round(seconds * rate))
+    t = np.arange(round(0.1 * rate)) / rate
+    kick = 0.8 * np.sin(2 * np.pi * (60 + 120 * np.exp(-t * 40)) * t) * np.exp(-t * 30)  # pitch drops like a kick
+    for beat_s in np.arange(period / 2 + 0.05, seconds - 0.1, period):  # the stops: half a period in, + a frame
+        i = round(beat_s * rate)
+        samples[i : i + len(kick)] += kick[: len(samples) - i]
+    return write_video(path, frames, fps=fps, audio_track=AudioTrack(samples.astype(np.float32), rate))
+
+
+def analyse(page: Any, video: Path, **fields: str) -> dict[str, Any]:
+    """Submit ``video`` with the form ``fields`` (input id -> value); the result the page received."""
+    page.set_input_files("#video-input", video)
+    for field, value in fields.items():
+        page.fill(f"#{field}", value)
+    page.click("#analyse-button")
+    page.wait_for_selector("#results:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
+    page.wait_for_function(VIDEO_READY)
+    result: dict[str, Any] = json.loads(page.evaluate(DOWNLOAD, "download-json"))
+    return result
+
+
+def test_beats_key_poses_energy_and_timing_in_the_browser(page: Any, tmp_path: Path) -> None:
+    """A dancer hitting the beats of a 120 BPM click track: ticks, key-pose cards, energy curve, on-beat figure."""
+    result = analyse(page, stepping_dancer_with_clicks(tmp_path / "beats.mp4"))
+    music, duration = result["music"], result["video"]["duration_s"]
+    assert music is not None and music["tempo_bpm"] == pytest.approx(120, abs=1.5)
+
+    # Tempo in words; a tick for each beat, where the beat is on the lane's time axis.
+    assert f"{round(music['tempo_bpm'])} BPM" in page.inner_text("#music-info")
+    assert page.locator(".beat-tick").count() == len(music["beats_s"]) >= 6
+    positions = page.evaluate(TICK_POSITIONS)
+    assert positions == pytest.approx([t / duration for t in music["beats_s"]], abs=0.005)
+
+    # Key-pose cards: picture, name (or "shape N"), count; each click seeks to the next occurrence.
+    (dancer,) = result["dancers"]
+    key_poses = dancer["key_poses"]
+    cards = page.locator(".key-pose")
+    assert cards.count() == len(key_poses) >= 1
+    pose, card = key_poses[0], cards.first
+    assert pose["thumbnail"].startswith("data:image/jpeg;base64,")  # the page asked for thumbnails
+    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+    assert (pose["name"] or f"shape {pose['id']}") in card.inner_text()
+    assert f"{len(pose['occurrences'])} times" in card.inner_text()
+    for occurrence in pose["occurrences"][:2]:
+        card.click()
+        page.wait_for_function(
+            "s => Math.abs(document.getElementById('video').currentTime - s) < 0.1", arg=occurrence["start_s"]
+        )
+
+    # The energy curve: a vertex per second of the metrics' timeline, spanning the lane's time axis.
+    timeline = dancer["metrics"]["timeline"]
+    curve = page.locator("svg.energy")
+    assert curve.count() == 1
+    vertices = curve.evaluate("svg => [...svg.querySelectorAll('polyline')].reduce((n, l) => n + l.points.length, 0)")
+    assert vertices == len(timeline) == 4
+    assert curve.evaluate(EXTENT) == pytest.approx(page.locator(".lane .track").evaluate(EXTENT), abs=2)
+
+    # The on-beat figure and the movement table.
+    on_beat = dancer["metrics"]["on_beat"]
+    assert on_beat["hits"] >= 5 and on_beat["share"] >= 0.8
+    row = page.locator("#metrics tbody tr").first.inner_text()
+    js_round = lambda x: int(x + 0.5)  # noqa: E731 (Math.round, not Python's round half to even)
+    assert f"{js_round(on_beat['share'] * 100)}% on the beat" in row
+    assert f"{js_round(abs(on_beat['mean_offset_s']) * 1000)} ms" in row
+    assert f"{dancer['metrics']['energy']:.2f}" in row
+    titles = page.locator("#metrics th[title]")
+    assert titles.count() == 5 and "SPARC" in titles.nth(2).get_attribute("title")
+
+    page.evaluate(SEEK, pose["occurrences"][0]["start_s"])
+    page.screenshot(path=tmp_path / "beats.png", full_page=True)
+
+
+def test_every_dancer_of_a_group_is_drawn(page: Any, tmp_path: Path) -> None:
+    """The man from bus.jpg three times side by side (mirrored in the middle), no sound: a skeleton in each
+    dancer's colour, a lane and an energy curve per dancer, no beats."""
     bus = real_photo("bus.jpg")
     frames = []
     for i in range(20):
         man = bus[330:930, 10 + 2 * i : 250 + 2 * i]
-        frames.append(np.hstack([man, man[:, ::-1]]))
-    video = write_video(tmp_path / "pair.mp4", frames, fps=15)
-    page.set_input_files("#video-input", video)
-    page.fill("#max-people", "2")
-    page.fill("#sample-fps", "5")
-    page.click("#analyse-button")
-    page.wait_for_selector("#results:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
-    page.wait_for_function("document.getElementById('video').readyState >= 2")
-    result = json.loads(page.evaluate(DOWNLOAD, "download-json"))
+        frames.append(np.hstack([man, man[:, ::-1], man]))
+    video = write_video(tmp_path / "group.mp4", frames, fps=15)
+    result = analyse(page, video, **{"max-people": "3", "sample-fps": "5"})
     assert result["analysis"]["frames_analyzed"] == 7  # 0, 0.2, ... 1.2 s of a 1.33 s clip
-    assert [d["id"] for d in result["dancers"]] == [1, 2]
-    assert page.locator(".lane").count() == 2
-    assert page.locator(".lane").nth(1).get_attribute("aria-label") == "Dancer 2"
+    ids = [d["id"] for d in result["dancers"]]
+    assert len(ids) >= 2 and ids == sorted(ids)
+    assert page.locator(".lane").count() == len(ids)
+    assert [page.locator(".lane").nth(i).get_attribute("aria-label") for i in range(len(ids))] == [
+        f"Dancer {i}" for i in ids
+    ]
     assert page.evaluate(BARS_OUTSIDE) == 0  # the last segment ends a sampling step after 1.2 s
-    frame = next(f for f in result["frames"] if len(f["people"]) == 2)
+
+    # The frame with the most dancers: each one's skeleton, in their own colour.
+    frame = max(result["frames"], key=lambda f: len(f["people"]))
+    assert len(frame["people"]) >= 2
     page.evaluate(SEEK, frame["t_s"])
     page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
-    assert page.evaluate(COUNT_PIXELS, DANCER_1) > 200 and page.evaluate(COUNT_PIXELS, DANCER_2) > 200
-    page.screenshot(path=tmp_path / "pair.png", full_page=True)
+    for person in frame["people"]:
+        assert page.evaluate(COUNT_PIXELS, DANCER_HEX[person["id"] - 1]) > 200, person["id"]
+
+    # No music: no ticks, said in words; a curve, a key-pose group and a table row per dancer all the same.
+    assert result["music"] is None
+    assert page.locator(".beat-tick").count() == 0
+    assert "no beat found" in page.inner_text("#music-info")
+    assert page.locator("svg.energy").count() == page.locator(".key-pose-group").count() == len(ids)
+    assert page.locator(".key-pose").count() == sum(len(d["key_poses"]) for d in result["dancers"])
+    rows = page.locator("#metrics tbody tr")
+    assert rows.count() == len(ids) and all("no beat found" in rows.nth(i).inner_text() for i in range(len(ids)))
+    page.screenshot(path=tmp_path / "group.png", full_page=True)
