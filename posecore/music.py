@@ -58,8 +58,8 @@ import av
 import av.error
 import numpy as np
 
-from posecore.errors import NotAVideo
-from posecore.video import Source, open_container
+from posecore.errors import NotAVideo, VideoError
+from posecore.video import Source, open_container, video_stream
 
 log = logging.getLogger(__name__)
 
@@ -322,11 +322,13 @@ def _mel(hz: float) -> float:
 def _decode(container: av.container.InputContainer, start_s: float, max_duration_s: float) -> DecodedAudio | None:
     """Decode and resample the best audio stream; read the video's first timestamp from the same demux pass."""
     audio = container.streams.best("audio")
-    if not isinstance(audio, av.audio.stream.AudioStream):
-        log.debug("no music: no audio stream")
+    if not isinstance(audio, av.audio.stream.AudioStream) or audio.codec_context is None:
+        log.debug("no music: no decodable audio stream")
         return None
-    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-    video = videos[0] if videos else None
+    try:  # the stream probe analyses: its first frame is t = 0 of the video clock
+        video: av.video.stream.VideoStream | None = video_stream(container)
+    except VideoError:
+        video = None
     streams = [audio] if video is None else [audio, video]
     audio.codec_context.thread_type = "NONE"  # one replica, one core (see posecore.video.DEFAULT_THREADS)
 

@@ -116,7 +116,7 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
             the first); the frame rate once every frame time is known.
     """
     with _open(source) as container:
-        stream = _video_stream(container)
+        stream = video_stream(container)
         ctx = stream.codec_context
         if ctx is None:  # FFmpeg has no decoder for it: e.g. a damaged header naming no codec
             raise NotAVideo("The video stream's codec is unknown or unsupported; the file may be corrupt.")
@@ -472,7 +472,7 @@ class _BufferReader:
         return self._pos
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
     """The video stream with the largest frames; among equals the "default" one, then the first.
 
     Like the ffmpeg command line's automatic choice (largest width x height), without its
