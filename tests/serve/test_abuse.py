@@ -21,8 +21,10 @@ from typing import Any
 
 import av
 import httpx
+import numpy as np
 import pytest
 
+from serve_app.multipart_form import READ_UNDER_BYTES
 from tests.media import pattern_frames, write_video
 from tests.serve.cluster import ServeCluster, local_cluster
 from tests.serve.conftest import TEST_ARGS, person_clip
@@ -183,6 +185,17 @@ def test_three_frames_ten_minutes_apart_are_not_too_many(api: httpx.Client, tmp_
     response = analyse(api, video)
     assert response.status_code == 200, response.text
     assert response.json()["video"]["duration_s"] == pytest.approx(598, abs=1)
+
+
+def test_a_large_upload_is_analysed_from_its_mapped_file(api: httpx.Client, tmp_path: Path) -> None:
+    """Over 1 MB, the ingress maps the spooled upload instead of reading it into memory."""
+    noise = np.random.default_rng(5).integers(0, 256, (30, 320, 320, 3), dtype=np.uint8)
+    video = write_video(tmp_path / "noise.mp4", list(noise), fps=15).read_bytes()
+    assert len(video) > READ_UNDER_BYTES
+    response = analyse(api, video)
+    assert response.status_code == 200, response.text
+    assert response.json()["video"]["frame_count"] == 30
+    assert response.json()["analysis"]["frames_analyzed"] == 30
 
 
 def test_a_file_part_named_only_by_filename_star_is_analysed(api: httpx.Client, tiny_video: bytes) -> None:

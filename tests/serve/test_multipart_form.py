@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from tempfile import SpooledTemporaryFile
 
+import numpy as np
 import pytest
 from fastapi import FastAPI, Request, UploadFile
 from starlette.datastructures import Headers
 
+from posecore.video import probe
 from serve_app.http_errors import install_error_handlers
 from serve_app.multipart_form import READ_UNDER_BYTES, FormRoute, extended_filename, upload_contents
+from tests.media import write_video
 
 BOUNDARY = "b0undary"
 VIDEO = bytes(range(256)) * 40  # 10 KB of every byte value
@@ -121,3 +125,24 @@ def test_upload_contents_are_the_whole_file(size: int) -> None:
         return bytes(got)
 
     assert len(asyncio.run(contents())) == size
+
+
+def test_a_mapped_upload_is_probed_and_shared_like_bytes(tmp_path: Path) -> None:
+    noise = np.random.default_rng(5).integers(0, 256, (30, 320, 320, 3), dtype=np.uint8)
+    data = write_video(tmp_path / "noise.mp4", list(noise), fps=15).read_bytes()
+    assert len(data) >= READ_UNDER_BYTES
+
+    async def mapped() -> bytes | memoryview:
+        upload = UploadFile(SpooledTemporaryFile(max_size=READ_UNDER_BYTES), size=0,  # type: ignore[arg-type]
+                            headers=Headers())
+        await upload.write(data)
+        view = await upload_contents(upload)
+        await upload.close()
+        return view
+
+    view = asyncio.run(mapped())
+    assert isinstance(view, memoryview) and view.readonly
+    mapped_info, read_info = probe(view), probe(data)
+    assert (mapped_info.frame_count, mapped_info.width, mapped_info.duration_s) == (30, 320, read_info.duration_s)
+    assert np.array_equal(mapped_info.frame_times, read_info.frame_times)
+    assert np.frombuffer(view, dtype=np.uint8).tobytes() == data  # what the fan-out puts in the object store
