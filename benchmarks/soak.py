@@ -193,7 +193,7 @@ def plot(report: dict) -> None:
 
 def markdown(report: dict) -> str:
     memory = [mb for _, mb in report["memory_mb"]]
-    lines = header("Soak: mixed good and bad uploads", report) + [
+    lines = header("Soak: mixed good, bad and abusive uploads", report) + [
         f"{report['clients']} clients for {report['minutes']} min, {report['requests']} requests "
         f"({report['requests_per_s']} req/s).",
         "",
