@@ -28,11 +28,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from tests.serve.cluster import local_cluster  # noqa: E402
-
 from benchmarks.clips import person_clip  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore import probe  # noqa: E402
+from testbed.cluster import local_cluster  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SHARED_PAIR = (SHARED / "same_routine_a.mp4", SHARED / "same_routine_c.mp4")

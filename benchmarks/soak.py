@@ -1,15 +1,21 @@
-"""Soak: mixed good and bad uploads at steady concurrency; correctness, errors and memory over time.
+"""Soak: mixed good, bad and abusive uploads at steady concurrency; correctness, errors,
+/healthz latency and memory over time.
 
     python benchmarks/soak.py [--minutes 10] [--clients 6]
 
 Starts a local Ray cluster with the app from serve_config.yaml (limits set to those the
-bad-upload corpus assumes: 30 s, 1920x1080). N asyncio clients send, back to back, a
-seeded random mix: half good uploads (generated clips of a real person, whose results
-are compared with a reference taken from the idle service first), half bad ones (the
-corpus of tests/bad_uploads.py, each with the status and code it must get). The RSS of
-the Ray worker processes is sampled every 5 s. Reported: requests, good results that
-were correct, bad ones rejected as specified, server errors (5xx or dropped
-connections: must be 0), and memory at the start, peak and end.
+bad-upload corpus assumes: 30 s, 1920x1080). N asyncio clients, each from its own
+loopback address (as N users; the per-client limit applies to each), send, back to
+back, a seeded random mix: half good uploads (generated clips of a real person, whose
+results are compared with a reference taken from the idle service first), half bad ones
+(the corpus of tests/bad_uploads.py, each with the status and code it must get) and the
+abusive requests of issue 15 (a 4 MB pose file, a YAML anchor bomb, 10,000 levels of
+nesting, 1000 fps), each with its expected status and code. Beside them, one dripping
+upload a minute (the multipart preamble, then a byte a second: must be cut with a 408)
+and a prober timing GET /healthz every 0.25 s. The RSS of the Ray worker processes is
+sampled every 5 s. Reported: requests, good results that were correct, bad ones
+rejected as specified, server errors (5xx or dropped connections: must be 0), /healthz
+p99 (must be under 1 s), and memory at the start, peak and end.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
 import sys
 import tempfile
 import threading
@@ -34,8 +41,42 @@ from benchmarks.memory import MB, snapshot, workers_total  # noqa: E402
 from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
 from testbed.bad_uploads import bad_uploads  # noqa: E402
 from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
+from testbed.media import pattern_frames, write_video  # noqa: E402
 
 ARGS = {"max_duration_s": 30, "max_pixels": 1920 * 1080}
+# A case: its name, the multipart files and text fields to send, and what must come back:
+# the reference summary of a good upload, or (status, code) of a rejection.
+Case = tuple[str, dict[str, tuple[str, bytes]], dict[str, str], object]
+DRIP_EVERY_S = 60
+DRIP_LIMIT_S = 60  # the pace rule cuts a drip after ~20 s (grace 10 s + a 10 s window)
+HEALTHZ_EVERY_S = 0.25
+BOUNDARY = "soak0boundary"
+
+
+def client_address(i: int) -> str:
+    """A loopback address of its own for client ``i`` (Linux routes all of 127.0.0.0/8 to lo)."""
+    return f"127.0.0.{10 + i}"
+
+
+def anchor_bomb(levels: int = 8) -> str:
+    """The ~450-byte "billion laughs" in a pose's priority: each level 9 aliases of the one before."""
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(["x:", "  rules: {elbow_left: [0, 9]}", "  priority:"] + [f"    {line}" for line in lines]) + "\n"
+
+
+def abusive_cases(video: bytes, tmp: Path) -> list[Case]:
+    """Issue 15's cheap-but-costly requests, with the answers they must get."""
+    fast = write_video(tmp / "fast.mp4", pattern_frames(1000, 16, 16), fps=1000).read_bytes()
+    big_poses = ("[" + ",".join(["1"] * (2 * 1024 * 1024)) + "]").encode()  # 4 MB
+    clip = ("clip.mp4", video)
+    return [
+        ("big_pose_file", {"video": clip, "poses": ("poses.json", big_poses)}, {}, (413, "poses_too_large")),
+        ("anchor_bomb", {"video": clip}, {"poses": anchor_bomb()}, (422, "invalid_pose_library")),
+        ("deep_json", {"video": clip}, {"poses": "[" * 10_000 + "]" * 10_000}, (422, "invalid_pose_library")),
+        ("deep_yaml", {"video": clip}, {"poses": "- " * 10_000 + "1"}, (422, "invalid_pose_library")),
+        ("1000_fps", {"video": ("fast.mp4", fast)}, {}, (413, "too_many_frames")),
+    ]
 
 
 def summary(result: dict) -> dict:
@@ -49,13 +90,13 @@ def summary(result: dict) -> dict:
     }
 
 
-async def client_loop(http: httpx.AsyncClient, cases: list[tuple[str, bytes, object]], rng: random.Random,
+async def client_loop(http: httpx.AsyncClient, cases: list[Case], rng: random.Random,
                       until: float, outcomes: Counter) -> None:
     """Send random cases until ``until``; count each outcome."""
     while time.monotonic() < until:
-        name, data, expected = rng.choice(cases)
+        name, files, data, expected = rng.choice(cases)
         try:
-            response = await http.post("/analyze", files={"video": (f"{name}.mp4", data)})
+            response = await http.post("/analyze", files=files, data=data)
         except httpx.HTTPError as exc:
             outcomes[f"server error: {type(exc).__name__}"] += 1
             continue
@@ -68,6 +109,60 @@ async def client_loop(http: httpx.AsyncClient, cases: list[tuple[str, bytes, obj
             status, code = expected
             ok = response.status_code == status and response.json().get("error", {}).get("code") == code
             outcomes["bad, rejected as specified" if ok else f"bad, WRONG ({name}: {response.status_code})"] += 1
+
+
+async def drip_once(url: httpx.URL, source: str) -> tuple[bytes, float]:
+    """One dripping upload: headers and the multipart preamble, then a byte a second until
+    answered (or DRIP_LIMIT_S); the reply and the seconds it took."""
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    request = (f"POST /analyze HTTP/1.1\r\nHost: {url.host}\r\nContent-Length: 1000000\r\n"
+               f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n").encode() + head
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(url.host, url.port, local_addr=(source, 0))
+    reply = b""
+    try:
+        writer.write(request)
+        while time.monotonic() - started < DRIP_LIMIT_S and not reply.endswith(b"}}"):
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), 1.0)
+            except TimeoutError:  # a second without an answer: one more byte
+                writer.write(b"\0")
+                await writer.drain()
+                continue
+            if not chunk:
+                break
+            reply += chunk
+    except OSError:
+        pass
+    finally:
+        writer.close()
+    return reply, time.monotonic() - started
+
+
+async def drip_loop(url: httpx.URL, source: str, until: float, outcomes: Counter) -> None:
+    """A dripping upload every DRIP_EVERY_S until ``until``: each must be cut with a 408."""
+    while time.monotonic() + DRIP_LIMIT_S < until:
+        started = time.monotonic()
+        reply, seconds = await drip_once(url, source)
+        outcomes["drip, cut with 408" if reply.startswith(b"HTTP/1.1 408") else
+                 f"drip, WRONG ({reply[:12]!r} after {seconds:.0f} s)"] += 1
+        await asyncio.sleep(max(0.0, DRIP_EVERY_S - (time.monotonic() - started)))
+
+
+def probe_healthz(url: str, stop: threading.Event, latencies: list[float], failures: Counter) -> None:
+    """GET /healthz every HEALTHZ_EVERY_S until ``stop``; each latency, or the failure."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while not stop.wait(HEALTHZ_EVERY_S):
+            started = time.monotonic()
+            try:
+                status = http.get("/healthz").status_code
+            except httpx.HTTPError as exc:
+                failures[type(exc).__name__] += 1
+                continue
+            latencies.append(time.monotonic() - started)
+            if status != 200:
+                failures[str(status)] += 1
 
 
 def sample_memory(cluster: ServeCluster, started: float, stop: threading.Event, out: list[tuple[float, float]],
@@ -87,7 +182,7 @@ def plot(report: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t, mb = zip(*report["memory_mb"])
+    t, mb = zip(*report["memory_mb"], strict=True)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot([x / 60 for x in t], mb)
     ax.set(xlabel="minutes", ylabel="RSS of Ray worker processes (MB)", ylim=(0, max(mb) * 1.15),
@@ -98,7 +193,7 @@ def plot(report: dict) -> None:
 
 def markdown(report: dict) -> str:
     memory = [mb for _, mb in report["memory_mb"]]
-    lines = header("Soak: mixed good and bad uploads", report) + [
+    lines = header("Soak: mixed good, bad and abusive uploads", report) + [
         f"{report['clients']} clients for {report['minutes']} min, {report['requests']} requests "
         f"({report['requests_per_s']} req/s).",
         "",
@@ -107,6 +202,10 @@ def markdown(report: dict) -> str:
         *(f"| {name} | {count} |" for name, count in sorted(report["outcomes"].items())),
         "",
         f"Server errors: **{report['server_errors']}**. Wrong answers: **{report['wrong']}**.",
+        "",
+        f"GET /healthz every {HEALTHZ_EVERY_S} s throughout ({report['healthz']['probes']} probes): p50 "
+        f"{report['healthz']['p50_ms']} ms, **p99 {report['healthz']['p99_ms']} ms**, max "
+        f"{report['healthz']['max_ms']} ms; failures: {report['healthz']['failures'] or 'none'}.",
         "",
         f"RSS of the Ray worker processes: {memory[0]} MB at the start, peak {max(memory)} MB, "
         f"{memory[-1]} MB at the end; mean of the first minute {report['first_minute_mb']} MB, of the "
@@ -125,9 +224,11 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=6)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        bad = [(name, case.data, (case.status, case.code)) for name, case in bad_uploads(Path(tmp)).items()]
     good_videos = [person_clip(1, 1280, 720), person_clip(5, 1280, 720)]
+    with tempfile.TemporaryDirectory() as tmp:
+        bad: list[Case] = [(name, {"video": (f"{name}.mp4", case.data)}, {}, (case.status, case.code))
+                           for name, case in bad_uploads(Path(tmp)).items()]
+        bad += abusive_cases(good_videos[0].read_bytes(), Path(tmp))
     report = new_report("soak.py", minutes=args.minutes, clients=args.clients, args=ARGS)
     rng = random.Random(7)
 
@@ -136,29 +237,40 @@ def main() -> int:
         for path in good_videos:  # references, from the idle service
             response = client.post("/analyze", files={"video": (path.name, path.read_bytes())})
             response.raise_for_status()
-            good.append((path.stem, path.read_bytes(), summary(response.json())))
+            good.append((path.stem, {"video": (path.name, path.read_bytes())}, {}, summary(response.json())))
         cases = good * (len(bad) // len(good)) + bad  # about half good, half bad
 
         async def soak() -> Counter:
             outcomes: Counter = Counter()
             until = time.monotonic() + args.minutes * 60
-            limits = httpx.Limits(max_connections=args.clients)
-            async with httpx.AsyncClient(base_url=cluster.url, timeout=300, limits=limits) as http:
-                await asyncio.gather(*(client_loop(http, cases, random.Random(rng.random()), until, outcomes)
-                                       for _ in range(args.clients)))
+            clients = [httpx.AsyncClient(base_url=cluster.url, timeout=300,
+                                         transport=httpx.AsyncHTTPTransport(local_address=client_address(i)))
+                       for i in range(args.clients)]
+            try:
+                await asyncio.gather(
+                    drip_loop(httpx.URL(cluster.url), client_address(args.clients), until, outcomes),
+                    *(client_loop(http, cases, random.Random(rng.random()), until, outcomes) for http in clients))
+            finally:
+                for http in clients:
+                    await http.aclose()
             return outcomes
 
         memory: list[tuple[float, float]] = []
         roles: list[dict] = []
         stop = threading.Event()
         started = time.monotonic()
+        latencies: list[float] = []
+        healthz_failures: Counter = Counter()
         sampler = threading.Thread(target=sample_memory, args=(cluster, started, stop, memory, roles))
+        prober = threading.Thread(target=probe_healthz, args=(cluster.url, stop, latencies, healthz_failures))
         sampler.start()
+        prober.start()
         try:
             outcomes = asyncio.run(soak())
         finally:
             stop.set()
             sampler.join()
+            prober.join()
         elapsed = time.monotonic() - started
         healthy = client.get("/healthz").status_code == 200
 
@@ -166,7 +278,11 @@ def main() -> int:
         return round(sum(values) / len(values), 1)
 
     requests = sum(outcomes.values())
+    percentiles = statistics.quantiles(latencies, n=100)
     report.update(
+        healthz={"probes": len(latencies), "p50_ms": round(percentiles[49] * 1000, 1),
+                 "p99_ms": round(percentiles[98] * 1000, 1), "max_ms": round(max(latencies) * 1000, 1),
+                 "failures": dict(healthz_failures)},
         requests=requests,
         requests_per_s=round(requests / elapsed, 2),
         outcomes=dict(outcomes),
@@ -181,7 +297,8 @@ def main() -> int:
     report["memory_drift"] = round(report["last_minute_mb"] / report["first_minute_mb"], 3)
     write("soak", report, markdown(report))
     plot(report)
-    return 0 if report["server_errors"] == 0 and report["wrong"] == 0 and healthy else 1
+    healthz_ok = not healthz_failures and report["healthz"]["p99_ms"] < 1000
+    return 0 if report["server_errors"] == 0 and report["wrong"] == 0 and healthy and healthz_ok else 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from starlette.types import Scope
 
 from posecore.options import AnalysisOptions
 from serve_app.http_errors import documented_errors, install_error_handlers
+from serve_app.multipart_form import FormRoute
 
 # The error statuses of the /analyze and /compare routes, for the OpenAPI schema.
 ANALYZE_ERRORS = documented_errors(400, 401, 408, 413, 415, 422, 429, 503)
@@ -36,6 +37,7 @@ app = FastAPI(
     "and optionally the per-frame body landmarks.",
 )
 install_error_handlers(app)
+app.router.route_class = FormRoute  # forms whose file part is named by filename* only (RFC 5987)
 
 
 class UploadForm(AnalysisOptions):

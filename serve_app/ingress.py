@@ -30,6 +30,7 @@ from serve_app.compare_form import CompareForm, CompareQuery, read_compare_form
 from serve_app.http_errors import ApiError
 from serve_app.http_middleware import install_middleware
 from serve_app.metrics import AnalyzerMetrics
+from serve_app.multipart_form import upload_contents
 from serve_app.segment_fanout import SegmentFanout
 from serve_app.settings import AppArgs
 
@@ -132,12 +133,12 @@ class DanceAnalyzer:
 
     async def _read_request(
         self, request: Request, form: UploadForm, query: AnalysisOptions
-    ) -> tuple[bytes, dict[str, Any]]:
-        """The upload's bytes and the options (form fields win over query parameters)."""
+    ) -> tuple[bytes | memoryview, dict[str, Any]]:
+        """The upload's contents (mapped, not read, when large) and the options (form fields win)."""
         started = time.perf_counter()
         if len((await request.form()).getlist("video")) > 1:  # parsed once already; cached
             raise ApiError("multiple_videos", 'send one file in the field "video" per request')
-        video = await form.video.read()
+        video = await upload_contents(form.video)
         self.metrics.observe("upload", time.perf_counter() - started)
         options = query.model_dump(exclude_unset=True) | form.model_dump(exclude_unset=True, exclude={"video", "poses"})
         if isinstance(form.poses, str):
@@ -183,7 +184,9 @@ class DanceAnalyzer:
 
     # -- one analysis ---------------------------------------------------------------------
 
-    async def _run(self, video: bytes, options: Mapping[str, Any] | AnalysisOptions) -> AsyncGenerator[Event, None]:
+    async def _run(
+        self, video: bytes | memoryview, options: Mapping[str, Any] | AnalysisOptions
+    ) -> AsyncGenerator[Event, None]:
         """The pipeline's events for one analysis; each rejection is counted in the metrics."""
         try:
             parsed = options if isinstance(options, AnalysisOptions) else AnalysisOptions.parse(options)

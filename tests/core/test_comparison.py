@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.media import write_video
-from tests.photos import real_photo
 
 from posecore.comparison import (
     ComparedVideo,
@@ -35,6 +33,8 @@ from posecore.comparison import (
 from posecore.errors import InvalidOptions, NotAVideo
 from posecore.result import VideoSummary
 from posecore.tracks import Track
+from testbed.media import write_video
+from testbed.photos import real_photo
 from tests.core.test_compare import dance, other_dance
 from tests.skeleton import HEIGHT, WIDTH
 

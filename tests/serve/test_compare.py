@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from tests.media import pattern_frames, write_video
-from tests.serve.cluster import ROOT, ServeCluster
 
 from posecore.video import iter_frames, probe
+from testbed.cluster import ROOT, ServeCluster
+from testbed.media import pattern_frames, write_video
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CLIP_S = 6.0
