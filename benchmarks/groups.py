@@ -38,12 +38,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from posecore.group_landmarker import GroupPoseModel, MaxPeople, people_cap  # noqa: E402
-from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded  # noqa: E402
-from posecore.model_bundle import resolve_model_path  # noqa: E402
-from posecore.person_finder import Tiling  # noqa: E402
-from posecore.tracking import build_tracks  # noqa: E402
-from posecore.video import iter_frames, probe, sample_indices  # noqa: E402
+from posecore.group_landmarker import GroupPoseModel, MaxPeople, people_cap
+from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded
+from posecore.model_bundle import resolve_model_path
+from posecore.person_finder import Tiling
+from posecore.tracking import build_tracks
+from posecore.video import iter_frames, probe, sample_indices
 
 # ../shared/data from the project's root (a git worktree one level deeper also finds it).
 DATA = next((p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--detector", choices=["plain", "group"], default="group")
     parser.add_argument("--max-people", type=parse_max_people, default="auto")
     parser.add_argument("--every", type=int, default=1, help="analyse every n-th frame")
-    parser.add_argument("--find-every-s", type=float, default=0.5)
+    parser.add_argument("--find-every-s", type=float, default=1.0)
     parser.add_argument("--tile-scales", type=float, nargs="*", default=list(Tiling().scales))
     parser.add_argument("--draw", type=Path, help="save a few frames with skeletons and ids here")
     parser.add_argument("--json", type=Path, help="append the scores to this JSON-lines file")

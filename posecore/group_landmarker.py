@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 from mediapipe.tasks.python.vision import PoseLandmarker, RunningMode
@@ -38,14 +38,24 @@ from posecore.landmarker import (
     create_landmarker,
     result_arrays,
 )
-from posecore.person_finder import PersonFinder, Tiling, same_person, to_frame, torso_visibility
+from posecore.person_finder import (
+    PersonFinder,
+    Tiling,
+    same_person,
+    to_frame,
+    torso_visibility,
+)
 from posecore.tracks import NUM_LANDMARKS
 
 MaxPeople = int | Literal["auto"] | None
 
-# A crop shows its person's landmark box plus this share of its size on every side:
-# room for the next frame's motion and for limbs the landmarks missed.
-CROP_MARGIN = 0.3
+DEFAULT_TILING = Tiling()
+
+# A crop shows its person's landmark box plus these shares of the box's height above and
+# below, and to each side: room for the next frame's motion and for limbs the landmarks
+# missed, but little room for the neighbours (a neighbour in the crop can steal the slot).
+CROP_MARGIN_Y = 0.25
+CROP_MARGIN_X = 0.15
 MIN_CROP_PX = 64
 # Landmarks less visible than this do not size the crop (they are guesses).
 BOX_VISIBILITY = 0.3
@@ -75,7 +85,7 @@ class _Slot:
 
     landmarker: PoseLandmarker
     centre: tuple[float, float] = (0.0, 0.0)  # pixels
-    size: float = 0.0  # pixels, side of the square crop before clipping to the frame
+    size: tuple[float, float] = (0.0, 0.0)  # pixels, crop width and height before clipping to the frame
     frames: int = 0  # frames followed: the older of two duplicates is kept
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((NUM_LANDMARKS, 4), np.float32))
     world: np.ndarray = field(default_factory=lambda: np.zeros((NUM_LANDMARKS, 3), np.float32))
@@ -87,14 +97,18 @@ class _Slot:
         if len(seen) < 4:
             seen = points
         low, high = seen.min(axis=0), seen.max(axis=0)
-        size = max(float((high - low).max()) * (1 + 2 * CROP_MARGIN), MIN_CROP_PX)
+        box_h = float(high[1] - low[1])
+        size = (max(float(high[0] - low[0]) + 2 * CROP_MARGIN_X * box_h, MIN_CROP_PX),
+                max(box_h * (1 + 2 * CROP_MARGIN_Y), MIN_CROP_PX))
         self.centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
-        self.size = size if self.size == 0.0 else self.size + smoothing * (size - self.size)
+        if self.size[0] > 0:
+            size = (self.size[0] + smoothing * (size[0] - self.size[0]), self.size[1] + smoothing * (size[1] - self.size[1]))
+        self.size = size
 
     def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """The crop (x0, y0, x1, y1) in pixels: the square around the person, shifted and
+        """The crop (x0, y0, x1, y1) in pixels: the box around the person, shifted and
         clipped to lie inside the frame."""
-        box_w, box_h = min(int(self.size), width), min(int(self.size), height)
+        box_w, box_h = min(int(self.size[0]), width), min(int(self.size[1]), height)
         x0 = int(np.clip(self.centre[0] - box_w / 2, 0, width - box_w))
         y0 = int(np.clip(self.centre[1] - box_h / 2, 0, height - box_h))
         return x0, y0, x0 + box_w, y0 + box_h
@@ -112,8 +126,8 @@ class GroupPoseModel:
         model_path: str | Path,
         *,
         max_people: MaxPeople = 1,
-        find_every_s: float = 0.5,
-        tiling: Tiling = Tiling(),
+        find_every_s: float = 1.0,
+        tiling: Tiling = DEFAULT_TILING,
     ) -> None:
         self.model_path = Path(model_path)
         self.max_people = max_people
@@ -125,14 +139,14 @@ class GroupPoseModel:
         # Landmarkers of lost people, to reuse, with the last timestamp each was given.
         self._free: list[tuple[PoseLandmarker, int]] = []
         self._last_ms = -1
-        self._last_find_period: int | None = None
+        self._last_find_t_s: float | None = None
         self._lost_since_find = False
 
     def detect(self, image: np.ndarray, index: int, t_s: float) -> FrameDetections:
         """Detect people on one upright RGB uint8 frame shown at ``t_s`` seconds."""
         if self._single is not None:
             return self._single.detect(image, index, t_s)
-        t_ms = max(int(round(t_s * 1000)), self._last_ms + 1)
+        t_ms = max(round(t_s * 1000), self._last_ms + 1)
         self._last_ms = t_ms
         height, width = image.shape[:2]
         for slot in list(self._slots):
@@ -153,7 +167,7 @@ class GroupPoseModel:
             landmarker.close()
         self._slots, self._free = [], []
 
-    def __enter__(self) -> GroupPoseModel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -161,12 +175,18 @@ class GroupPoseModel:
 
     def _find_due(self, t_s: float) -> bool:
         """Whether to look for new people on this frame: at each new period of the
-        video's clock, on the frame after someone was lost, and never when full."""
+        video's clock; after someone was lost, once half a period has passed since the
+        last look; never when full."""
         period = math.floor(t_s / self.find_every_s)
-        due = self._last_find_period is None or period != self._last_find_period or self._lost_since_find
+        if self._last_find_t_s is None:
+            due = True
+        else:
+            due = period != math.floor(self._last_find_t_s / self.find_every_s) or (
+                self._lost_since_find and t_s - self._last_find_t_s >= self.find_every_s / 2
+            )
         if not due or len(self._slots) >= self.cap:
             return False
-        self._last_find_period, self._lost_since_find = period, False
+        self._last_find_t_s, self._lost_since_find = t_s, False
         return True
 
     def _follow(self, slot: _Slot, image: np.ndarray, t_ms: int) -> bool:

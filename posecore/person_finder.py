@@ -26,9 +26,12 @@ TORSO = [11, 12, 23, 24]  # shoulders and hips
 # Two people are one when their torso points lie closer than this, on average, in torso
 # lengths (of the smaller torso): dancers who stand side by side are about one apart.
 SAME_PERSON_TORSO_SHIFT = 0.35
-# ... or when this share of the smaller one's torso box lies inside the other's: a part of
-# a body found as a small whole person, or a dancer hidden behind another.
+# ... or when one is much smaller (below this share of the other's torso length) and
+# most of its torso box lies inside the other's: a part of a body found as a small whole
+# person. (People of about one size whose torsos overlap are a dancer partly hidden
+# behind another: both are kept.)
 SAME_PERSON_TORSO_OVERLAP = 0.5
+PART_OF_BODY_SIZE = 0.75
 # A person whose torso points are less visible than this on average is not kept:
 # the landmark model's guesses on background clutter are mostly invisible.
 MIN_TORSO_VISIBILITY = 0.5
@@ -51,7 +54,7 @@ class Tiling:
         """(x0, y0, x1, y1) pixel boxes: the whole frame first, then the tiles."""
         boxes = [(0, 0, width, height)]
         for scale in self.scales:
-            side = int(round(min(width, height) * scale))
+            side = round(min(width, height) * scale)
             if side >= max(width, height):
                 continue  # the whole frame again
             for y0 in _starts(height, side, self.overlap):
@@ -65,7 +68,7 @@ def _starts(length: int, side: int, overlap: float) -> list[int]:
     if side >= length:
         return [0]
     count = int(np.ceil((length - side) / (side * (1 - overlap)))) + 1
-    return [int(round(v)) for v in np.linspace(0, length - side, count)]
+    return [round(float(v)) for v in np.linspace(0, length - side, count)]
 
 
 def to_frame(landmarks: np.ndarray, box: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
@@ -106,7 +109,10 @@ def torso_overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def same_person(a: np.ndarray, b: np.ndarray, aspect: float) -> bool:
     """Whether two detections (each (33, 4), frame-normalised) are one person."""
-    return torso_shift(a, b, aspect) <= SAME_PERSON_TORSO_SHIFT or torso_overlap(a, b) >= SAME_PERSON_TORSO_OVERLAP
+    if torso_shift(a, b, aspect) <= SAME_PERSON_TORSO_SHIFT:
+        return True
+    sizes = sorted([torso_size(a, aspect), torso_size(b, aspect)])
+    return sizes[0] < PART_OF_BODY_SIZE * sizes[1] and torso_overlap(a, b) >= SAME_PERSON_TORSO_OVERLAP
 
 
 def distinct_people(candidates: Sequence[np.ndarray], aspect: float, kept: Sequence[np.ndarray] = ()) -> list[int]:
