@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--detector", choices=["plain", "group", "tiles"], default="group")
     parser.add_argument("--max-people", type=parse_max_people, default="auto")
     parser.add_argument("--every", type=int, default=1, help="analyse every n-th frame")
-    parser.add_argument("--find-every-s", type=float, default=1.0)
+    parser.add_argument("--find-every-s", type=float, default=0.5)
     parser.add_argument("--tile-scales", type=float, nargs="*", default=list(Tiling().scales))
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder of people_<video>.csv")
     parser.add_argument("--draw", type=Path, help="save a few frames with skeletons and ids here")

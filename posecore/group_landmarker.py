@@ -126,7 +126,7 @@ class GroupPoseModel:
         model_path: str | Path,
         *,
         max_people: MaxPeople = 1,
-        find_every_s: float = 1.0,
+        find_every_s: float = 0.5,
         tiling: Tiling = DEFAULT_TILING,
     ) -> None:
         self.model_path = Path(model_path)

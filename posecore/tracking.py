@@ -37,9 +37,10 @@ APPEARANCE_UPDATE = 0.1
 # Velocity: smoothed over frames; trusted for at most this long when a track is unseen.
 VELOCITY_UPDATE = 0.3
 MAX_PREDICTION_S = 0.5
-# With several people, a track of fewer frames that joins no other is a flicker: a
-# duplicate of someone, or a body part or object found as a person for an instant.
+# With several people, a track of fewer frames, or shorter, that joins no other is a
+# flicker: a duplicate of someone, or a body part or object found as a person for an instant.
 MIN_FRAGMENT_FRAMES = 3
+MIN_FRAGMENT_S = 0.3
 
 
 @dataclass(eq=False)  # identity semantics: tracks are compared by object, not arrays
@@ -165,11 +166,13 @@ class PersonTracker:
             )
         return tracks
 
-    def merge_fragments(self, max_gap_s: float = 3.0, min_frames: int = MIN_FRAGMENT_FRAMES) -> None:
+    def merge_fragments(
+        self, max_gap_s: float = 3.0, min_frames: int = MIN_FRAGMENT_FRAMES, min_s: float = MIN_FRAGMENT_S
+    ) -> None:
         """Join tracks that are one person seen in pieces: B starts after A ended, within
         ``max_gap_s``, within reach of where A was, and dressed like A (needs colours).
-        Then drop what is left shorter than ``min_frames`` and renumber the ids 1.. in
-        order of first appearance."""
+        Then drop what is left on fewer than ``min_frames`` frames or spanning less than
+        ``min_s`` seconds, and renumber the ids 1.. in order of first appearance."""
         tracks = sorted(self._closed + self._open, key=lambda t: t.rows[0][1])
         merged = True
         while merged:
@@ -186,7 +189,7 @@ class PersonTracker:
                 a.torso, a.last_t_s, a.velocity = b.torso, b.last_t_s, b.velocity
                 tracks.remove(b)
                 merged = True
-        tracks = [t for t in tracks if len(t.rows) >= min_frames]
+        tracks = [t for t in tracks if len(t.rows) >= min_frames and t.rows[-1][1] - t.rows[0][1] >= min_s]
         for new_id, track in enumerate(tracks, start=1):
             track.id = new_id
         self._closed, self._open = tracks, []
