@@ -31,7 +31,6 @@ from mediapipe.tasks.python.vision import PoseLandmarker, RunningMode
 
 from posecore.appearance import FEATURE_SIZE, appearance_features
 from posecore.landmarker import (
-    MAX_PEOPLE,
     FrameDetections,
     PoseModel,
     as_mp_image,
@@ -48,6 +47,9 @@ from posecore.person_finder import (
 from posecore.tracks import NUM_LANDMARKS
 
 MaxPeople = int | Literal["auto"] | None
+# The most people looked for (also what "auto" means). The options' limit is still
+# landmarker.MAX_PEOPLE (6) until the options are switched to this one.
+MAX_PEOPLE = 10
 
 DEFAULT_TILING = Tiling()
 

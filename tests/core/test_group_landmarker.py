@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posecore.group_landmarker import GroupPoseModel, people_cap
-from posecore.landmarker import MAX_PEOPLE, PoseModel
+from posecore.group_landmarker import MAX_PEOPLE, GroupPoseModel, people_cap
+from posecore.landmarker import PoseModel
 from posecore.model_bundle import resolve_model_path
 from posecore.person_finder import Tiling
 from tests.photos import real_photo
