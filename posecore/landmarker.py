@@ -20,13 +20,15 @@ from mediapipe.tasks.python import BaseOptions
 from mediapipe.tasks.python.vision import (
     PoseLandmarker,
     PoseLandmarkerOptions,
+    PoseLandmarkerResult,
     RunningMode,
 )
 
+from posecore.appearance import appearance_features
 from posecore.errors import ModelError
 from posecore.tracks import NUM_LANDMARKS
 
-MAX_PEOPLE = 6
+MAX_PEOPLE = 6  # options' limit today; GroupPoseModel finds up to group_landmarker.MAX_PEOPLE
 
 
 @contextmanager
@@ -75,25 +77,49 @@ class FrameDetections:
     t_s: float
     landmarks: np.ndarray  # (k, 33, 4) float32: x, y, z, visibility
     world: np.ndarray  # (k, 33, 3) float32: metres, hip-centred
+    # (k, appearance.FEATURE_SIZE) float32 clothing colours, for telling people apart in
+    # tracking; None when the detector did not compute them (one person: not needed).
+    appearance: np.ndarray | None = None
 
     @property
     def people(self) -> int:
         return int(self.landmarks.shape[0])
 
 
+def create_landmarker(model_path: str | Path, mode: RunningMode, num_poses: int) -> PoseLandmarker:
+    """A Tasks PoseLandmarker; ModelError if the model cannot be loaded."""
+    options = PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(model_path)),
+        running_mode=mode,
+        num_poses=num_poses,
+    )
+    try:
+        return PoseLandmarker.create_from_options(options)
+    except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ text
+        raise ModelError(f"cannot load pose model {model_path}: {exc}") from exc
+
+
+def result_arrays(result: PoseLandmarkerResult) -> tuple[np.ndarray, np.ndarray]:
+    """A Tasks result as (k, 33, 4) landmarks (normalised to the image given) and (k, 33, 3) world."""
+    k = len(result.pose_landmarks)
+    landmarks = np.zeros((k, NUM_LANDMARKS, 4), dtype=np.float32)
+    world = np.zeros((k, NUM_LANDMARKS, 3), dtype=np.float32)
+    for p, (points, world_points) in enumerate(zip(result.pose_landmarks, result.pose_world_landmarks)):
+        landmarks[p] = [(q.x, q.y, q.z, q.visibility or 0.0) for q in points]
+        world[p] = [(q.x, q.y, q.z) for q in world_points]
+    return landmarks, world
+
+
+def as_mp_image(image: np.ndarray) -> mp.Image:
+    """An RGB uint8 array as a MediaPipe image (copied if not contiguous)."""
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+
+
 class PoseModel:
     """A PoseLandmarker in VIDEO mode that returns landmark arrays."""
 
     def __init__(self, model_path: str | Path, *, max_people: int = 1) -> None:
-        options = PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path)),
-            running_mode=RunningMode.VIDEO,
-            num_poses=max_people,
-        )
-        try:
-            self._landmarker = PoseLandmarker.create_from_options(options)
-        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with C++ text
-            raise ModelError(f"cannot load pose model {model_path}: {exc}") from exc
+        self._landmarker = create_landmarker(model_path, RunningMode.VIDEO, max_people)
         self.model_path = Path(model_path)
         self.max_people = max_people
         self._last_ms = -1
@@ -104,17 +130,10 @@ class PoseModel:
         # increasing, but two can round to the same millisecond above 1000 fps.
         t_ms = max(int(round(t_s * 1000)), self._last_ms + 1)
         self._last_ms = t_ms
-        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
-        result = self._landmarker.detect_for_video(frame, t_ms)
-        k = len(result.pose_landmarks)
-        landmarks = np.zeros((k, NUM_LANDMARKS, 4), dtype=np.float32)
-        world = np.zeros((k, NUM_LANDMARKS, 3), dtype=np.float32)
-        for p, (points, world_points) in enumerate(
-            zip(result.pose_landmarks, result.pose_world_landmarks)
-        ):
-            landmarks[p] = [(q.x, q.y, q.z, q.visibility or 0.0) for q in points]
-            world[p] = [(q.x, q.y, q.z) for q in world_points]
-        return FrameDetections(index=index, t_s=t_s, landmarks=landmarks, world=world)
+        landmarks, world = result_arrays(self._landmarker.detect_for_video(as_mp_image(image), t_ms))
+        # Colours only matter for telling several people apart.
+        appearance = appearance_features(image, landmarks) if self.max_people > 1 else None
+        return FrameDetections(index=index, t_s=t_s, landmarks=landmarks, world=world, appearance=appearance)
 
     def close(self) -> None:
         self._landmarker.close()

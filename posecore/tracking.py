@@ -2,22 +2,45 @@
 
 MediaPipe's output order is not an identity: with several people it can swap from
 one frame to the next. We match each frame's people to the tracks seen recently by
-torso position, scaled by torso size so the gate means the same for a dancer near
-the camera and one far away. A detection that matches no track starts a new id,
-which is also what happens when the single detected person changes.
+where their torso should be now (last position moved on by the track's velocity),
+scaled by torso size so the gate means the same for a dancer near the camera and one
+far away, and, when the detections carry appearance features (clothing colours),
+by how alike they look: a dancer who passes behind another and comes back is matched
+to their own track, not to the neighbour who happens to stand where they were.
+A detection that matches no track starts a new id.
+
+At the end, short fragments are merged: a track that starts after another ended,
+shortly after, near where it could have got to, and dressed alike, is the same person.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from posecore.appearance import REGIONS, appearance_distance
 from posecore.landmarker import FrameDetections
 from posecore.tracks import Track
 
 TORSO = [11, 12, 23, 24]  # shoulders and hips: the most stable points of a moving dancer
+# Weight of the appearance distance (0..1) against the position cost (in torso lengths).
+APPEARANCE_WEIGHT = 1.0
+# People this different in colours (Hellinger distance) are never one track.
+MAX_APPEARANCE_DISTANCE = 0.45
+# Colours this close let a track be resumed across a longer gap or distance.
+SURE_APPEARANCE_DISTANCE = 0.25
+# How fast a track's colours follow its person (lighting and pose change them slowly).
+APPEARANCE_UPDATE = 0.1
+# Velocity: smoothed over frames; trusted for at most this long when a track is unseen.
+VELOCITY_UPDATE = 0.3
+MAX_PREDICTION_S = 0.5
+# With several people, a track of fewer frames, or shorter, that joins no other is a
+# flicker: a duplicate of someone, or a body part or object found as a person for an instant.
+MIN_FRAGMENT_FRAMES = 3
+MIN_FRAGMENT_S = 0.3
 
 
 @dataclass(eq=False)  # identity semantics: tracks are compared by object, not arrays
@@ -25,7 +48,15 @@ class _OpenTrack:
     id: int
     last_t_s: float
     torso: np.ndarray  # (4, 2) in aspect-corrected units
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # torso units per second
+    appearance: np.ndarray | None = None  # running mean of the person's colour features
     rows: list[tuple[int, float, np.ndarray, np.ndarray]] = field(default_factory=list)
+    first_torso: np.ndarray | None = None
+
+    def predicted(self, t_s: float) -> np.ndarray:
+        """Where the torso should be at ``t_s`` if the person kept moving (for a while)."""
+        dt = min(max(t_s - self.last_t_s, 0.0), MAX_PREDICTION_S)
+        return self.torso + self.velocity * dt
 
 
 def _torso_points(landmarks: np.ndarray, aspect: float) -> np.ndarray:
@@ -41,19 +72,50 @@ def _torso_size(torso: np.ndarray) -> float:
     return max(float(np.linalg.norm(shoulders - hips)), 1e-3)
 
 
+def _looks(track_appearance: np.ndarray | None, appearance: np.ndarray | None) -> float:
+    """Appearance distance 0..1, or NaN when either side has no colours."""
+    if track_appearance is None or appearance is None:
+        return float("nan")
+    return appearance_distance(track_appearance, appearance)
+
+
+def _updated_looks(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """A track's colours moved toward a new detection's, region by region: a region the
+    detection could not see (all zeros) keeps the old colours, one never seen takes the new."""
+    if old is None:
+        return new
+    out = old.copy()
+    for region in np.split(np.arange(len(new)), len(REGIONS)):
+        if new[region].sum() == 0:
+            continue
+        rate = 1.0 if old[region].sum() == 0 else APPEARANCE_UPDATE
+        out[region] = old[region] + rate * (new[region] - old[region])
+    return out
+
+
 class PersonTracker:
-    """Assigns stable ids to the people of consecutive frames (greedy nearest match)."""
+    """Assigns stable ids to the people of consecutive frames (greedy best match)."""
 
     def __init__(
-        self, *, aspect: float = 1.0, max_gap_s: float = 1.0, max_distance: float = 0.75, max_speed: float = 1.0
+        self,
+        *,
+        aspect: float = 1.0,
+        max_gap_s: float = 1.0,
+        max_distance: float = 0.75,
+        max_speed: float = 1.0,
+        reid_gap_s: float = 3.0,
     ) -> None:
         self.aspect = aspect  # width / height of the upright frame
-        self.max_gap_s = max_gap_s  # a track unseen for longer cannot be resumed
-        # Gate: mean torso-point shift, in torso lengths. Between consecutive frames a
-        # bigger shift is MediaPipe switching people; after a gap (the dancer unseen)
-        # they may have moved on, by up to max_speed torso lengths a second.
+        self.max_gap_s = max_gap_s  # a track unseen for longer cannot be resumed on position alone
+        # Gate: mean torso-point shift from the predicted position, in torso lengths.
+        # Between consecutive frames a bigger shift is MediaPipe switching people; after
+        # a gap (the dancer unseen) they may have moved on, by up to max_speed torso
+        # lengths a second.
         self.max_distance = max_distance
         self.max_speed = max_speed
+        # A person who looks the same (clothes) may be resumed after this long unseen:
+        # a dancer hidden behind another for a few counts.
+        self.reid_gap_s = reid_gap_s
         self._open: list[_OpenTrack] = []
         self._closed: list[_OpenTrack] = []
         self._next_id = 1
@@ -67,23 +129,24 @@ class PersonTracker:
         self._last_t_s = det.t_s
         self._retire(det.t_s)
         torsos = _torso_points(det.landmarks, self.aspect)
-        pairs = sorted(
-            (self._cost(track, torso), t, p)
-            for t, track in enumerate(self._open)
-            for p, torso in enumerate(torsos)
-        )
+        looks = det.appearance
+        pairs = []
+        for t, track in enumerate(self._open):
+            for p, torso in enumerate(torsos):
+                cost = self._cost(track, torso, None if looks is None else looks[p], det.t_s)
+                if cost is not None:
+                    pairs.append((cost, t, p))
+        pairs.sort()
         ids: list[int | None] = [None] * det.people
         used: set[int] = set()
-        for cost, t, p in pairs:
-            unseen_s = det.t_s - self._open[t].last_t_s - self._step_s
-            if cost > self.max_distance + self.max_speed * max(0.0, unseen_s) or t in used or ids[p] is not None:
+        for _cost, t, p in pairs:
+            if t in used or ids[p] is not None:
                 continue
             used.add(t)
             ids[p] = self._open[t].id
         for p in range(det.people):
             track = self._track_for(ids[p])
-            track.last_t_s, track.torso = det.t_s, torsos[p]
-            track.rows.append((det.index, det.t_s, det.landmarks[p], det.world[p]))
+            self._extend(track, det, p, torsos[p])
             ids[p] = track.id
         return [int(i) for i in ids]  # type: ignore[arg-type]
 
@@ -103,9 +166,77 @@ class PersonTracker:
             )
         return tracks
 
-    def _cost(self, track: _OpenTrack, torso: np.ndarray) -> float:
-        shift = np.linalg.norm(track.torso - torso, axis=1).mean()
-        return float(shift / _torso_size(track.torso))
+    def merge_fragments(
+        self, max_gap_s: float = 3.0, min_frames: int = MIN_FRAGMENT_FRAMES, min_s: float = MIN_FRAGMENT_S
+    ) -> None:
+        """Join tracks that are one person seen in pieces: B starts after A ended, within
+        ``max_gap_s``, within reach of where A was, and dressed like A (needs colours).
+        Then drop what is left on fewer than ``min_frames`` frames or spanning less than
+        ``min_s`` seconds, and renumber the ids 1.. in order of first appearance."""
+        tracks = sorted(self._closed + self._open, key=lambda t: t.rows[0][1])
+        merged = True
+        while merged:
+            merged = False
+            candidates = []
+            for a in tracks:
+                for b in tracks:
+                    cost = self._join_cost(a, b, max_gap_s)
+                    if cost is not None:
+                        candidates.append((cost, id(a), id(b), a, b))
+            if candidates:
+                _, _, _, a, b = min(candidates, key=lambda c: c[0])
+                a.rows += b.rows
+                a.torso, a.last_t_s, a.velocity = b.torso, b.last_t_s, b.velocity
+                tracks.remove(b)
+                merged = True
+        tracks = [t for t in tracks if len(t.rows) >= min_frames and t.rows[-1][1] - t.rows[0][1] >= min_s]
+        for new_id, track in enumerate(tracks, start=1):
+            track.id = new_id
+        self._closed, self._open = tracks, []
+
+    def _join_cost(self, a: _OpenTrack, b: _OpenTrack, max_gap_s: float) -> float | None:
+        start_b = b.rows[0][1]
+        gap = start_b - a.last_t_s
+        if a is b or gap <= 0 or gap > max_gap_s or b.first_torso is None:
+            return None
+        looks = _looks(a.appearance, b.appearance)
+        if not looks <= SURE_APPEARANCE_DISTANCE:  # NaN (no colours) never joins
+            return None
+        shift = float(np.linalg.norm(a.torso - b.first_torso, axis=1).mean()) / _torso_size(a.torso)
+        if shift > self.max_distance + 2 * self.max_speed * gap:
+            return None
+        return shift + APPEARANCE_WEIGHT * looks
+
+    def _cost(self, track: _OpenTrack, torso: np.ndarray, looks: np.ndarray | None, t_s: float) -> float | None:
+        """Matching cost of a track and a detection, or None if they cannot be one person."""
+        shift = float(np.linalg.norm(track.predicted(t_s) - torso, axis=1).mean()) / _torso_size(track.torso)
+        unseen_s = max(0.0, t_s - track.last_t_s - self._step_s)
+        distance = _looks(track.appearance, looks)
+        if distance > MAX_APPEARANCE_DISTANCE:
+            return None
+        speed = self.max_speed
+        if distance <= SURE_APPEARANCE_DISTANCE:
+            speed *= 2  # sure of who it is: allow a longer way round the others
+        elif unseen_s > self.max_gap_s:
+            return None  # long unseen and not recognisably the same: a new person
+        if shift > self.max_distance + speed * unseen_s:
+            return None
+        return shift + (0.0 if math.isnan(distance) else APPEARANCE_WEIGHT * distance)
+
+    def _extend(self, track: _OpenTrack, det: FrameDetections, p: int, torso: np.ndarray) -> None:
+        if track.rows:
+            dt = det.t_s - track.last_t_s
+            if 0 < dt <= MAX_PREDICTION_S:
+                velocity = (torso - track.torso).mean(axis=0) / dt
+                track.velocity = track.velocity + VELOCITY_UPDATE * (velocity - track.velocity)
+            elif dt > MAX_PREDICTION_S:
+                track.velocity = np.zeros(2)
+        else:
+            track.first_torso = torso
+        if det.appearance is not None:
+            track.appearance = _updated_looks(track.appearance, det.appearance[p].astype(np.float64))
+        track.last_t_s, track.torso = det.t_s, torso
+        track.rows.append((det.index, det.t_s, det.landmarks[p], det.world[p]))
 
     def _track_for(self, track_id: int | None) -> _OpenTrack:
         if track_id is not None:
@@ -116,15 +247,21 @@ class PersonTracker:
         return track
 
     def _retire(self, t_s: float) -> None:
-        stale = [t for t in self._open if t_s - t.last_t_s > self.max_gap_s]
+        limit = max(self.max_gap_s, self.reid_gap_s)
+        stale = [t for t in self._open if t_s - t.last_t_s > limit]
         self._open = [t for t in self._open if t not in stale]
         self._closed.extend(stale)
 
 
 def build_tracks(detections: Iterable[FrameDetections], *, aspect: float = 1.0) -> list[Track]:
-    """Link per-frame detections (in time order) into tracks with stable ids."""
+    """Link per-frame detections (in time order) into tracks with stable ids. With colour
+    features in the detections (several people asked for), fragments of one person are
+    merged, flickers dropped and ids renumbered (``PersonTracker.merge_fragments``)."""
     tracker = PersonTracker(aspect=aspect)
+    with_colours = False
     for det in detections:
         tracker.update(det)
+        with_colours = with_colours or det.appearance is not None
+    if with_colours:
+        tracker.merge_fragments()
     return tracker.tracks()
-

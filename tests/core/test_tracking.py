@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from posecore.appearance import FEATURE_SIZE, REGION_SIZE, REGIONS, SATURATION_BINS
 from posecore.landmarker import FrameDetections
 from posecore.tracking import build_tracks
 
@@ -63,3 +64,62 @@ def test_after_a_gap_a_person_may_have_moved_but_not_teleported() -> None:
 def test_frames_without_people_leave_no_rows() -> None:
     tracks = build_tracks([frame(0), frame(1, person_at(0.5, 0.5)), frame(2)])
     assert len(tracks) == 1 and tracks[0].frame_indices.tolist() == [1]
+
+
+def looks(hue: int) -> np.ndarray:
+    """A colour feature: torso and thighs all of one hue bin (as appearance_features gives)."""
+    feature = np.zeros(FEATURE_SIZE, dtype=np.float32)
+    for region in range(len(REGIONS)):
+        feature[region * REGION_SIZE + hue * SATURATION_BINS + 2] = 1.0
+    return feature
+
+
+def dressed(index: int, *people: tuple[tuple[np.ndarray, np.ndarray], int], fps: float = 30) -> FrameDetections:
+    """A frame of people, each with the colour feature of their hue bin."""
+    det = frame(index, *(p for p, _ in people), fps=fps)
+    det.appearance = np.stack([looks(h) for _, h in people]) if people else np.zeros((0, FEATURE_SIZE), np.float32)
+    return det
+
+
+def test_dancers_who_swap_places_behind_each_other_keep_their_ids() -> None:
+    """Red walks left to right behind blue, who walks right to left: while they overlap only
+    the front one (blue) is seen; then both again, swapped. Positions alone would give red's
+    id to whoever stands where red was; clothing colours say who is who."""
+    red, blue = 0, 6
+    frames = []
+    for i in range(60):
+        x_red, x_blue = 0.3 + 0.4 * i / 59, 0.7 - 0.4 * i / 59
+        if abs(x_red - x_blue) < 0.12:  # red hidden behind blue (~10 frames)
+            frames.append(dressed(i, (person_at(x_blue, 0.5), blue)))
+        else:
+            frames.append(dressed(i, (person_at(x_red, 0.5), red), (person_at(x_blue, 0.5), blue)))
+    tracks = build_tracks(frames)
+    assert len(tracks) == 2
+    for track in tracks:
+        xs = track.landmarks[:, 11, 0] - 0.05  # shoulder -> centre
+        assert abs(xs[0] - xs[-1]) > 0.3, "each dancer crossed the stage"
+        steps = np.sign(np.diff(xs))
+        assert np.all(steps == steps[0]), "a track turned back: it jumped to the other dancer"
+
+
+def test_a_dancer_hidden_for_two_seconds_comes_back_with_their_id() -> None:
+    frames = [dressed(i, (person_at(0.3, 0.5), 1), (person_at(0.6, 0.5), 8)) for i in range(30)]
+    frames += [dressed(i, (person_at(0.3, 0.5), 1)) for i in range(30, 90)]  # green hidden 2 s
+    frames += [dressed(i, (person_at(0.65, 0.5), 8), (person_at(0.3, 0.5), 1)) for i in range(90, 120)]
+    tracks = build_tracks(frames)
+    assert [len(t) for t in tracks] == [120, 60]
+
+
+def test_someone_else_where_a_dancer_was_is_a_new_person() -> None:
+    frames = [dressed(i, (person_at(0.5, 0.5), 1)) for i in range(20)]
+    frames += [dressed(i, (person_at(0.5, 0.5), 8)) for i in range(20, 40)]  # same place, other clothes
+    assert [len(t) for t in build_tracks(frames)] == [20, 20]
+
+
+def test_flickers_are_dropped_with_several_people() -> None:
+    frames = [dressed(i, (person_at(0.3, 0.5), 1), (person_at(0.7, 0.5), 8)) for i in range(30)]
+    frames[10].landmarks = np.concatenate([frames[10].landmarks, person_at(0.5, 0.8, 0.05)[0][None]])
+    frames[10].world = np.concatenate([frames[10].world, np.zeros((1, 33, 3), np.float32)])
+    frames[10].appearance = np.concatenate([frames[10].appearance, looks(4)[None]])
+    tracks = build_tracks(frames)
+    assert [len(t) for t in tracks] == [30, 30] and [t.id for t in tracks] == [1, 2]
