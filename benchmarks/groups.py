@@ -40,13 +40,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from posecore.appearance import appearance_features
-from posecore.group_landmarker import GroupPoseModel, MaxPeople, people_cap
-from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded
-from posecore.model_bundle import resolve_model_path
-from posecore.person_finder import PersonFinder, Tiling
-from posecore.tracking import build_tracks
-from posecore.video import iter_frames, probe, sample_indices
+from posecore.appearance import appearance_features  # noqa: E402
+from posecore.group_landmarker import GroupPoseModel, MaxPeople  # noqa: E402
+from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded  # noqa: E402
+from posecore.model_path import model_path as locate_model  # noqa: E402
+from posecore.options import people_cap  # noqa: E402
+from posecore.person_finder import PersonFinder, Tiling  # noqa: E402
+from posecore.tracking import build_tracks  # noqa: E402
+from posecore.video import iter_frames, probe, sample_indices  # noqa: E402
 
 # ../shared/data from the project's root (a git worktree one level deeper also finds it).
 DATA = next((p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
@@ -226,7 +227,7 @@ def main() -> None:
     parser.add_argument("--draw", type=Path, help="save a few frames with skeletons and ids here")
     parser.add_argument("--json", type=Path, help="append the scores to this JSON-lines file")
     args = parser.parse_args()
-    model_path = resolve_model_path(build=False)
+    model_path = locate_model()
     tiling = Tiling(scales=tuple(args.tile_scales))
     with native_stderr_discarded():
         for video in args.videos:

@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
     analyze.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
     analyze.add_argument(
-        "--max-people", type=int, default=DEFAULTS.max_people, metavar="N", help=f"people to track, 1-{MAX_PEOPLE}"
+        "--max-people", type=_max_people, default=DEFAULTS.max_people, metavar="N",
+        help=f"people to track, 1-{MAX_PEOPLE}, or 'auto' (everyone found, up to {MAX_PEOPLE})",
     )
     analyze.add_argument("--landmarks", action="store_true", help="include per-frame landmarks")
     analyze.add_argument("--poses", type=Path, metavar="FILE", help="JSON/YAML pose definitions to add")
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_compare_parser(commands)
     return parser
+
+
+def _max_people(text: str) -> int | str:
+    """``--max-people``: a number, or "auto" (the options model checks the range)."""
+    return text if text == "auto" else int(text)
 
 
 class _ProgressBar:

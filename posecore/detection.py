@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from posecore.landmarker import FrameDetections, PoseModel
+from posecore.group_landmarker import GroupPoseModel
+from posecore.landmarker import FrameDetections
 from posecore.video import Source, VideoInfo, iter_frames
 
 
 def detect_frames(
-    source: Source, info: VideoInfo, indices: np.ndarray, model: PoseModel
+    source: Source, info: VideoInfo, indices: np.ndarray, model: GroupPoseModel
 ) -> Iterator[FrameDetections]:
     """Decode the frames at ``indices`` and run the pose model on each, in time order."""
     for frame in iter_frames(source, info, indices):
@@ -27,7 +28,7 @@ def detect_segment(
     info: VideoInfo,
     indices: np.ndarray,
     warmup: int,
-    model: PoseModel,
+    model: GroupPoseModel,
     should_stop: Callable[[int], bool] | None = None,
 ) -> list[FrameDetections]:
     """One segment as a Serve replica analyses it: detect people on ``indices[warmup:]``.

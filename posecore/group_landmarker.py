@@ -37,6 +37,7 @@ from posecore.landmarker import (
     create_landmarker,
     result_arrays,
 )
+from posecore.options import people_cap
 from posecore.person_finder import (
     PersonFinder,
     Tiling,
@@ -46,10 +47,7 @@ from posecore.person_finder import (
 )
 from posecore.tracks import NUM_LANDMARKS
 
-MaxPeople = int | Literal["auto"] | None
-# The most people looked for (also what "auto" means). The options' limit is still
-# landmarker.MAX_PEOPLE (6) until the options are switched to this one.
-MAX_PEOPLE = 10
+MaxPeople = int | Literal["auto"] | None  # None: as "auto"
 
 DEFAULT_TILING = Tiling()
 
@@ -66,19 +64,6 @@ BOX_VISIBILITY = 0.3
 SIZE_SMOOTHING = 0.3
 # A slot whose person's torso is seen less than this is lost (it drifted off the person).
 MIN_TORSO_VISIBILITY = 0.4
-
-
-def people_cap(max_people: MaxPeople) -> int:
-    """The number of people to look for: ``max_people``, or ``MAX_PEOPLE`` for "auto"/None.
-
-    Raises:
-        ValueError: not an int in 1..MAX_PEOPLE, "auto" or None.
-    """
-    if max_people is None or max_people == "auto":
-        return MAX_PEOPLE
-    if isinstance(max_people, bool) or not isinstance(max_people, int) or not 1 <= max_people <= MAX_PEOPLE:
-        raise ValueError(f"max_people must be 1..{MAX_PEOPLE}, 'auto' or None, got {max_people!r}")
-    return max_people
 
 
 @dataclass(eq=False)
@@ -104,7 +89,10 @@ class _Slot:
                 max(box_h * (1 + 2 * CROP_MARGIN_Y), MIN_CROP_PX))
         self.centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
         if self.size[0] > 0:
-            size = (self.size[0] + smoothing * (size[0] - self.size[0]), self.size[1] + smoothing * (size[1] - self.size[1]))
+            size = (
+                self.size[0] + smoothing * (size[0] - self.size[0]),
+                self.size[1] + smoothing * (size[1] - self.size[1]),
+            )
         self.size = size
 
     def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:

@@ -28,8 +28,6 @@ from posecore.appearance import appearance_features
 from posecore.errors import ModelError
 from posecore.tracks import NUM_LANDMARKS
 
-MAX_PEOPLE = 6  # options' limit today; GroupPoseModel finds up to group_landmarker.MAX_PEOPLE
-
 
 @contextmanager
 def native_stderr_discarded() -> Iterator[None]:

@@ -4,14 +4,29 @@ parameters) and the Python handle, with every default and range in one place."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from posecore.errors import InvalidOptions
 
-MAX_PEOPLE = 6
+MAX_PEOPLE = 10  # also what "auto" looks for
 MAX_SAMPLE_FPS = 240.0
+
+MaxPeople = Annotated[int, Field(ge=1, le=MAX_PEOPLE)] | Literal["auto"]
+
+
+def people_cap(max_people: int | str | None) -> int:
+    """The number of people to look for: ``max_people``, or ``MAX_PEOPLE`` for "auto"/None.
+
+    Raises:
+        ValueError: not an int in 1..MAX_PEOPLE, "auto" or None.
+    """
+    if max_people is None or max_people == "auto":
+        return MAX_PEOPLE
+    if isinstance(max_people, bool) or not isinstance(max_people, int) or not 1 <= max_people <= MAX_PEOPLE:
+        raise ValueError(f"max_people must be 1..{MAX_PEOPLE}, 'auto' or None, got {max_people!r}")
+    return max_people
 
 
 class AnalysisOptions(BaseModel):
@@ -22,7 +37,10 @@ class AnalysisOptions(BaseModel):
     sample_fps: float | None = Field(
         None, gt=0, le=MAX_SAMPLE_FPS, description="Frames per second to analyse (default: every frame)."
     )
-    max_people: int = Field(1, ge=1, le=MAX_PEOPLE, description=f"People to track, 1-{MAX_PEOPLE}.")
+    max_people: MaxPeople = Field(
+        1, description=f"People to track, 1-{MAX_PEOPLE}, or 'auto': everyone found, up to {MAX_PEOPLE}. "
+        "Above 1, people are looked for on tiles of the frame every 0.5 s and each is followed in a crop."
+    )
     include_landmarks: bool = Field(False, description="Add the per-frame landmarks and joint angles.")
     min_pose_duration_s: float = Field(0.2, ge=0, le=60, description="Shortest pose segment reported, seconds.")
     smoothing: bool = Field(True, description="One-Euro jitter filter on the landmarks.")

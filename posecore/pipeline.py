@@ -24,12 +24,21 @@ import numpy as np
 from posecore.dancers import DancerAnalysis, analyse_dancer
 from posecore.detection import detect_frames
 from posecore.errors import EmptyUpload, EmptyVideo
-from posecore.landmarker import FrameDetections, PoseModel
+from posecore.group_landmarker import GroupPoseModel
+from posecore.landmarker import FrameDetections
 from posecore.model_path import model_path as locate_model
 from posecore.music import analyze_music
-from posecore.options import AnalysisOptions
+from posecore.options import AnalysisOptions, people_cap
 from posecore.pose_library import PoseLibrary
-from posecore.result import AnalysisResult, AnalysisSummary, FrameResult, Music, PersonFrame, VideoSummary
+from posecore.result import (
+    AnalysisResult,
+    AnalysisSummary,
+    FrameResult,
+    Music,
+    PeopleCount,
+    PersonFrame,
+    VideoSummary,
+)
 from posecore.smoothing import Smoothing, smooth_track
 from posecore.thumbnails import frame_thumbnails
 from posecore.tracking import build_tracks
@@ -132,13 +141,14 @@ def assemble(
         analysis=AnalysisSummary(
             frames_analyzed=len(detections),
             sample_fps=options.sample_fps,
-            max_people=options.max_people,
+            max_people=people_cap(options.max_people),
             model=model,
             elapsed_s=round(elapsed_s, 3),
             undecodable_frames=len(plan.indices) - len(detections),
         ),
         dancers=[dancer.to_dancer(uris) for dancer, uris in zip(dancers, thumbnails)],
         music=music,
+        people=people_counts(detections, options.frame_step_s(info.fps)),
         frames=_frames(detections, dancers) if options.include_landmarks else None,
     )
     return Analysis(result, dancers)
@@ -189,7 +199,7 @@ def local_detect(model_file: Path) -> Detect:
     """The detect step in this process: one pose model over every frame, in batches."""
 
     async def detect(plan: Plan) -> AsyncGenerator[Batch, None]:
-        model = await asyncio.to_thread(PoseModel, model_file, max_people=plan.options.max_people)
+        model = await asyncio.to_thread(GroupPoseModel, model_file, max_people=plan.options.max_people)
         try:
             frames = detect_frames(plan.source, plan.info, plan.indices, model)
             total, done = len(plan.indices), 0
@@ -228,6 +238,18 @@ def analyze_video(
         raise AssertionError("the pipeline ends with Finished")
 
     return asyncio.run(run())
+
+
+def people_counts(detections: Sequence[FrameDetections], frame_step_s: float) -> list[PeopleCount]:
+    """How many people the model found in each analysed frame, as runs of equal counts (time-ordered)."""
+    runs: list[PeopleCount] = []
+    for d in detections:
+        end_s = round(d.t_s + frame_step_s, 3)
+        if runs and runs[-1].count == d.people:
+            runs[-1].end_s = end_s
+        else:
+            runs.append(PeopleCount(start_s=round(d.t_s, 3), end_s=end_s, count=d.people))
+    return runs
 
 
 def _frames(detections: Sequence[FrameDetections], dancers: list[DancerAnalysis]) -> list[FrameResult]:

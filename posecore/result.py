@@ -31,7 +31,7 @@ class AnalysisSummary(BaseModel):
 
     frames_analyzed: int
     sample_fps: float | None
-    max_people: int
+    max_people: int = Field(description="The most people looked for (max_people 'auto' is the cap, 10).")
     model: str
     elapsed_s: float = Field(description="Seconds from the start to the end of pose detection.")
     undecodable_frames: int
@@ -139,6 +139,14 @@ class FrameResult(BaseModel):
     people: list[PersonFrame]
 
 
+class PeopleCount(BaseModel):
+    """People found in the analysed frames from ``start_s`` to ``end_s`` (a run of equal counts)."""
+
+    start_s: float
+    end_s: float
+    count: int
+
+
 class AnalysisResult(BaseModel):
     """The result of one analysis. ``frames`` only with ``include_landmarks``."""
 
@@ -147,6 +155,7 @@ class AnalysisResult(BaseModel):
     analysis: AnalysisSummary
     dancers: list[Dancer]
     music: Music | None = None
+    people: list[PeopleCount] = Field(default_factory=list, description="People found per analysed frame, as runs.")
     frames: list[FrameResult] | None = Field(None, description="Only with include_landmarks.")
 
     def to_dict(self) -> dict[str, Any]:

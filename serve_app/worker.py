@@ -13,7 +13,8 @@ import ray
 from ray import serve
 
 from posecore.detection import detect_segment
-from posecore.landmarker import FrameDetections, PoseModel
+from posecore.group_landmarker import GroupPoseModel, MaxPeople
+from posecore.landmarker import FrameDetections
 from posecore.model_path import model_path
 from posecore.video import VideoInfo
 
@@ -26,7 +27,7 @@ logger = logging.getLogger("ray.serve")
 TRIM_EVERY_FRAMES = 30
 
 
-def _close_model(made: Future[PoseModel]) -> None:
+def _close_model(made: Future[GroupPoseModel]) -> None:
     """Close a landmarker made in the background (if it was made)."""
     if not made.cancelled() and made.exception() is None:
         made.result().close()
@@ -41,13 +42,13 @@ class PoseWorker:
         # never builds or downloads it.
         self.model_path = model_path()
         # Fail the replica's start, not its first request: load the landmarker, run it once.
-        with PoseModel(self.model_path) as model:
+        with GroupPoseModel(self.model_path) as model:
             model.detect(np.zeros((64, 64, 3), dtype=np.uint8), 0, 0.0)
         # Each segment needs a fresh landmarker (VIDEO mode tracks from frame to frame),
         # and creating one takes ~80 ms of a core: the next one is made while the replica
         # waits for work, off the path of the next request.
         self._model_maker = ThreadPoolExecutor(1, thread_name_prefix="model-maker")
-        self._spare: Future[PoseModel] | None = self._prepare(max_people=1)
+        self._spare: Future[GroupPoseModel] | None = self._prepare(max_people=1)
         # Looked up here, not at import: Serve pickles this module's globals. None off glibc.
         self._malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
@@ -57,7 +58,7 @@ class PoseWorker:
         info: VideoInfo,
         indices: np.ndarray,
         warmup: int,
-        max_people: int,
+        max_people: MaxPeople,
     ) -> list[FrameDetections]:
         """Detect people on ``indices[warmup:]``; ``indices[:warmup]`` only warm up tracking.
 
@@ -77,10 +78,10 @@ class PoseWorker:
             if self._spare is None:
                 self._spare = self._prepare(max_people)  # the next request is likely alike
 
-    def _prepare(self, max_people: int) -> Future[PoseModel]:
-        return self._model_maker.submit(PoseModel, self.model_path, max_people=max_people)
+    def _prepare(self, max_people: MaxPeople) -> Future[GroupPoseModel]:
+        return self._model_maker.submit(GroupPoseModel, self.model_path, max_people=max_people)
 
-    async def _fresh_model(self, max_people: int) -> PoseModel:
+    async def _fresh_model(self, max_people: MaxPeople) -> GroupPoseModel:
         """A landmarker for ``max_people`` that no segment has used: the spare if it fits."""
         # Taken on the event loop before any await, so two calls (one cancelled, its
         # thread still running) never share one.
@@ -98,7 +99,7 @@ class PoseWorker:
         return model
 
     def _detect(
-        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, model: PoseModel,
+        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, model: GroupPoseModel,
         stop: threading.Event,
     ) -> list[FrameDetections]:
         def between_frames(done: int) -> bool:

@@ -134,7 +134,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], list], str]] = {
     "missing file": (lambda d: ["analyze", d / "missing.mp4"], "no such file"),
     "text file": (lambda d: ["analyze", d / "notes.txt"], "not_a_video"),
     "random bytes as mp4": (lambda d: ["analyze", d / "noise.mp4"], "not_a_video"),
-    "too many people": (lambda d: ["analyze", d / "person.mp4", "--max-people", "9"], "max_people"),
+    "too many people": (lambda d: ["analyze", d / "person.mp4", "--max-people", "11"], "max_people"),
     "negative sample fps": (lambda d: ["analyze", d / "person.mp4", "--sample-fps", "-1"], "sample_fps"),
     "unparsable poses file": (lambda d: ["analyze", d / "person.mp4", "--poses", d / "broken.yaml"],
                               "invalid_pose_library"),

@@ -8,16 +8,17 @@ import cv2
 import numpy as np
 import pytest
 
-from posecore.group_landmarker import MAX_PEOPLE, GroupPoseModel, people_cap
+from posecore.group_landmarker import GroupPoseModel
 from posecore.landmarker import PoseModel
-from posecore.model_bundle import resolve_model_path
+from posecore.model_path import model_path as locate_model
+from posecore.options import MAX_PEOPLE, people_cap
 from posecore.person_finder import Tiling
-from tests.photos import real_photo
+from testbed.photos import real_photo
 
 
 @pytest.fixture(scope="module")
 def model_path() -> Path:
-    return resolve_model_path()
+    return locate_model()
 
 
 @pytest.fixture(scope="module")

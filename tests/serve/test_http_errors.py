@@ -117,7 +117,7 @@ def test_stalled_upload_times_out_with_json(serve_cluster: ServeCluster, videos:
 
 @pytest.mark.parametrize(
     "params",
-    [{"max_people": 0}, {"max_people": 7}, {"max_people": "two"}, {"sample_fps": -1},
+    [{"max_people": 0}, {"max_people": 11}, {"max_people": "two"}, {"sample_fps": -1},
      {"sample_fps": "nan"}, {"min_pose_duration_s": -0.1}, {"include_landmarks": "maybe"}, {"colour": "red"}],
 )
 def test_bad_options(client: httpx.Client, videos: dict[str, bytes], params: dict) -> None:

@@ -3,7 +3,7 @@ inference in this process, no Ray.
 
 A video is analysed once with one PoseModel over all its frames, then again cut into
 Hypothesis-drawn segments (random cut points and warm-ups, or the planner's own plans),
-each through ``posecore.analysis.detect_segment`` exactly as a PoseWorker replica runs
+each through ``posecore.detection.detect_segment`` exactly as a PoseWorker replica runs
 it: a fresh model, a seek, the warm-up frames run and dropped. The stitched detections
 are then aggregated with ``posecore.pipeline.assemble`` as the ingress does.
 
