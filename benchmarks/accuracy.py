@@ -364,13 +364,16 @@ def main() -> None:
     parser.add_argument("--videos", nargs="*", default=[*SOLOS, *GROUPS])
     parser.add_argument("--no-sheet", action="store_true", help="skip the contact sheet of errors")
     parser.add_argument("--name", default="accuracy", help="results file stem")
+    parser.add_argument("--option", nargs="*", default=[], metavar="NAME=NUMBER",
+                        help="an AnalysisOptions value to try, e.g. min_pose_duration_s=0.4")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"the labelled videos are not at {DATA}")
     report = new_report("accuracy.py")
     runs = []
     for stem in args.videos:
-        options = AnalysisOptions(max_people=max_people(stem), include_landmarks=True)
+        tried = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
+        options = AnalysisOptions(max_people=max_people(stem), include_landmarks=True, **tried)
         analysis = analyse(stem, options)
         rows = read_labels(stem)
         match(rows, analysis.result)

@@ -32,6 +32,7 @@ from posecore.pose_library import PoseLibrary
 from posecore.result import AnalysisResult, AnalysisSummary, FrameResult, Music, PersonFrame, VideoSummary
 from posecore.smoothing import Smoothing, smooth_track
 from posecore.thumbnails import frame_thumbnails
+from posecore.track_cleanup import clean_tracks
 from posecore.tracking import build_tracks
 from posecore.video import Source, VideoInfo, VideoLimits, probe, sample_indices
 
@@ -108,7 +109,12 @@ def assemble(
     detections = sorted(detections, key=lambda d: d.index)
     info, options = plan.info, plan.options
     smoothing = Smoothing(enabled=options.smoothing)
-    tracks = [smooth_track(t, smoothing) for t in build_tracks(detections, aspect=info.width / info.height)]
+    aspect = info.width / info.height
+    tracked = clean_tracks(
+        build_tracks(detections, aspect=aspect),
+        min_dancer_s=options.min_dancer_s, max_people=options.max_people, aspect=aspect,
+    )
+    tracks = [smooth_track(t, smoothing) for t in tracked]
     dancers = [
         analyse_dancer(
             track,
@@ -118,6 +124,7 @@ def assemble(
             height=info.height,
             library=plan.library,
             min_pose_duration_s=options.min_pose_duration_s,
+            min_confidence=options.min_confidence,
             beats_s=music.beats_s if music else None,
         )
         for track in tracks
@@ -136,6 +143,7 @@ def assemble(
             model=model,
             elapsed_s=round(elapsed_s, 3),
             undecodable_frames=len(plan.indices) - len(detections),
+            min_confidence=options.min_confidence,
         ),
         dancers=[dancer.to_dancer(uris) for dancer, uris in zip(dancers, thumbnails)],
         music=music,
