@@ -177,7 +177,7 @@ def judge_segments(run: VideoRun) -> None:
             verdict = "unknown" if not inside else "right" if 2 * right >= len(inside) else "wrong"
             run.segments.append({
                 "video": run.stem, "dancer": dancer.id, "name": seg.name, "start_s": seg.start_s,
-                "end_s": seg.end_s, "confidence": seg.confidence, "labelled_rows": len(inside),
+                "end_s": seg.end_s, "confidence": seg.confidence, "labelled": [r.pose for r in inside],
                 "verdict": verdict,
             })  # fmt: skip
 
@@ -226,8 +226,9 @@ def score(runs: list[VideoRun]) -> dict:
         }
         for name in names
     }
-    segments = [s for run in runs for s in run.segments]
+    segments = [s for run in runs for s in run.segments if s["name"] not in MOVEMENTS]
     verdicts = Counter(s["verdict"] for s in segments)
+    moves = Counter(s["verdict"] for run in runs for s in run.segments if s["name"] in MOVEMENTS)
     named = [n for n in names if labelled[n] and n not in ("transition", FALLBACK)]
     return {
         "person_frames": len(rows),
@@ -239,6 +240,8 @@ def score(runs: list[VideoRun]) -> dict:
         "named_recall": _share(sum(found[n] for n in named), sum(labelled[n] for n in named)),
         "segments": dict(verdicts),
         "segment_precision": _share(verdicts["right"], verdicts["right"] + verdicts["wrong"]),
+        "movement_segments": dict(moves),
+        "movement_segment_precision": _share(moves["right"], moves["right"] + moves["wrong"]),
         "per_pose": per_pose,
         "confusion": {k: dict(v.most_common()) for k, v in confusion.items()},
         "swaps_by_facing": {f: {"swapped": swaps[f], "sided_predictions": sided[f]} for f in sorted(sided)},
@@ -324,9 +327,12 @@ def markdown(report: dict) -> str:
         lines += [
             f"## {part} ({s['person_frames']} scored person-frames, {s['matched']} matched to a dancer)",
             "",
-            f"- segment precision: **{_pct(s['segment_precision'])}** "
+            f"- pose segment precision: **{_pct(s['segment_precision'])}** "
             f"({s['segments'].get('right', 0)} right, {s['segments'].get('wrong', 0)} wrong, "
             f"{s['segments'].get('unknown', 0)} with no labelled frame inside)",
+            f"- movement (jump, turn) segment precision: {_pct(s['movement_segment_precision'])} "
+            f"({s['movement_segments'].get('right', 0)} right, {s['movement_segments'].get('wrong', 0)} wrong, "
+            f"{s['movement_segments'].get('unknown', 0)} unknown; posecore/movements.py, not changed here)",
             f"- named poses: {_pct(s['named_predictions_right'])} of frame predictions right, "
             f"recall {_pct(s['named_recall'])}",
             f"- segments below confidence 0.5: {s['low_confidence_segments']}",
