@@ -44,6 +44,7 @@ bench: model
 	$(PY) benchmarks/autoscale_trace.py
 	$(PY) benchmarks/multinode.py
 	$(PY) benchmarks/memory.py
+	$(PY) benchmarks/accuracy.py
 
 # 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
 soak: model

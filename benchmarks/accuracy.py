@@ -46,7 +46,7 @@ NOT_SCORED = frozenset({"occluded", "no_dancer"})
 SOLOS = ("solo_kpop_1080p", "solo_contemporary", "same_routine_a", "same_routine_b", "same_routine_c")
 GROUPS = ("group_3_office", "duo_studio", "group_3_studio", "group_dance")
 NONE = "(none)"
-SHEET_TILES = 40
+SHEET_TILES = 32
 
 
 @dataclass
@@ -286,7 +286,7 @@ def contact_sheet(runs: list[VideoRun], path: Path) -> int:
     step = max(1, len(wrong) // SHEET_TILES)
     wrong = wrong[::step][:SHEET_TILES]
     tiles = []
-    size = 200
+    size = 160
     for stem in dict.fromkeys(run.stem for run, _ in wrong):
         run = next(run for run, _ in wrong if run.stem == stem)
         mine = [r for rr, r in wrong if rr.stem == stem]
@@ -301,7 +301,8 @@ def contact_sheet(runs: list[VideoRun], path: Path) -> int:
                 h, w = image.shape[:2]
                 cx, cy = (row.hip[0] * w, row.hip[1] * h) if row.hip else (w / 2, h / 2)
                 half = int(0.3 * h)
-                x0, y0 = int(np.clip(cx - half, 0, max(0, w - 2 * half))), int(np.clip(cy - half, 0, max(0, h - 2 * half)))
+                x0 = int(np.clip(cx - half, 0, max(0, w - 2 * half)))
+                y0 = int(np.clip(cy - half, 0, max(0, h - 2 * half)))
                 crop = cv2.resize(np.ascontiguousarray(image[y0 : y0 + 2 * half, x0 : x0 + 2 * half]), (size, size))
                 said = "+".join(row.predicted) or NONE
                 for k, text in enumerate((f"{stem[:14]} {row.frame_index}", f"got {said}", f"want {row.pose}")):
@@ -337,7 +338,9 @@ def markdown(report: dict) -> str:
             f"recall {_pct(s['named_recall'])}",
             f"- segments below confidence 0.5: {s['low_confidence_segments']}",
             "- left/right on sided predictions, by labelled facing: "
-            + ", ".join(f"{f}: {v['swapped']} swapped of {v['sided_predictions']}" for f, v in s["swaps_by_facing"].items()),
+            + ", ".join(
+                f"{f}: {v['swapped']} swapped of {v['sided_predictions']}" for f, v in s["swaps_by_facing"].items()
+            ),
             "",
             "| pose | labelled | recall | reported frames | precision |",
             "|---|---|---|---|---|",
@@ -347,11 +350,13 @@ def markdown(report: dict) -> str:
             for name, v in s["per_pose"].items()
         ]
         lines.append("")
-    lines += ["## Confusion (all videos): labelled pose -> reported pose segment", "", "| labelled | reported |", "|---|---|"]
+    lines += ["## Confusion (all videos): labelled pose -> reported pose segment", ""]
+    lines += ["| labelled | reported |", "|---|---|"]
     lines += [
         f"| {k} | {', '.join(f'{n} {c}' for n, c in v.items())} |" for k, v in report["all"]["confusion"].items()
     ]
-    lines += ["", "## Dancers per video", "", "| video | dancers | matched / labelled person-frames | no_dancer frames with a pose |",
+    lines += ["", "## Dancers per video", "",
+              "| video | dancers | matched / labelled person-frames | no_dancer frames with a pose |",
               "|---|---|---|---|"]  # fmt: skip
     lines += [
         f"| {stem} | {v['dancers']} | {v['matched']} / {v['labelled_person_frames']} | "

@@ -113,6 +113,7 @@ def assemble(
     tracked = clean_tracks(
         build_tracks(detections, aspect=aspect),
         min_dancer_s=options.min_dancer_s, max_people=options.max_people, aspect=aspect,
+        analysed_s=len(detections) * options.frame_step_s(info.fps),
     )
     tracks = [smooth_track(t, smoothing) for t in tracked]
     dancers = [

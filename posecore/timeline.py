@@ -109,7 +109,7 @@ def label_segments(
     switch_s: float = SWITCH_S,
     max_gap_s: float = MAX_GAP_S,
     min_confidence: float = 0.0,
-    facings: Sequence | None = None,
+    facings: Sequence | np.ndarray | None = None,
 ) -> list[PoseSegment]:
     """Segments of one dancer's per-frame labels (``None`` = not seen or unlabelled), in time order.
 

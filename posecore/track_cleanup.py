@@ -9,7 +9,8 @@ solo can come out as two or more dancers. Here, after tracking:
    it continues: one that is never seen at the same time as the fragment and whose
    torso, at the nearest time, was where the fragment's is (within ``MAX_SHIFT``
    torso lengths plus ``MAX_SPEED`` torso lengths per second of time between them).
-   The nearest such track wins; a fragment with none is dropped.
+   The nearest such track wins; a fragment with none is dropped. (In a clip shorter
+   than twice ``min_dancer_s``, a fragment is anyone seen for less than half of it.)
 2. When ``max_people`` is 1 only one person is ever detected per frame, so every
    track is the same dancer lost and found again: all tracks become one.
 
@@ -29,8 +30,21 @@ MAX_SHIFT = 1.5  # torso lengths between a fragment and the track it continues, 
 MAX_SPEED = 2.0  # torso lengths per second the dancer may travel while unseen
 
 
-def clean_tracks(tracks: list[Track], *, min_dancer_s: float, max_people: int, aspect: float = 1.0) -> list[Track]:
-    """``tracks`` with fragments joined to the track they continue (or dropped), ids 1..k by first appearance."""
+def clean_tracks(
+    tracks: list[Track],
+    *,
+    min_dancer_s: float,
+    max_people: int,
+    aspect: float = 1.0,
+    analysed_s: float | None = None,
+) -> list[Track]:
+    """``tracks`` with fragments joined to the track they continue (or dropped), ids 1..k by first appearance.
+
+    In a video shorter than twice ``min_dancer_s`` (``analysed_s``: the analysed duration),
+    a fragment is anyone seen for less than half of it: a short clip still has its dancers.
+    """
+    if analysed_s is not None:
+        min_dancer_s = min(min_dancer_s, analysed_s / 2)
     if max_people == 1 and tracks:
         tracks = [_join(tracks)]
     tracks = sorted(tracks, key=_seen_s, reverse=True)  # longest first: fragments join real tracks

@@ -148,6 +148,8 @@ def test_fragments_join_the_dancer_they_continue_or_are_dropped() -> None:
     cleaned = clean_tracks([left, right, near_right, far], min_dancer_s=1.0, max_people=2)
     assert [(t.id, len(t)) for t in cleaned] == [(1, 60), (2, 65)]
     assert clean_tracks([left, right], min_dancer_s=3.0, max_people=2) == []
+    # In a 2 s clip, dancers seen for its first 2 s are dancers, whatever min_dancer_s says.
+    assert len(clean_tracks([left, right], min_dancer_s=3.0, max_people=2, analysed_s=2.0)) == 2
 
 
 def test_new_options_have_their_defaults() -> None:
