@@ -52,6 +52,7 @@ bench: model
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/choreography.py
 	$(PY) benchmarks/compare.py
+	$(PY) benchmarks/accuracy.py
 
 # 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
 soak: model

@@ -40,6 +40,7 @@ LANDMARK_NAMES = (
 
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+NOSE, L_HEEL, R_HEEL, L_TOE, R_TOE = 0, 29, 30, 31, 32
 TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 LEGS = (L_HIP, L_KNEE, L_ANKLE, R_HIP, R_KNEE, R_ANKLE)
 
@@ -105,6 +106,97 @@ def _ankle_lift(side: str) -> Callable[..., np.ndarray]:
             return 100.0 * (other[:, 1] - this[:, 1]) / leg
 
     return lift
+
+
+def _torso_length(ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray) -> np.ndarray:
+    return _norm((ls + rs) / 2 - (lh + rh) / 2)
+
+
+def _wrist_height(wrist: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray) -> np.ndarray:
+    """Wrist height above the hip line in % of torso length (image y): 100 = shoulder level."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * ((lh[:, 1] + rh[:, 1]) / 2 - wrist[:, 1]) / _torso_length(ls, rs, lh, rh)
+
+
+def _wrist_head(
+    wrist: np.ndarray, nose: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray
+) -> np.ndarray:
+    """Wrist-to-nose distance in % of torso length (image)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * _norm(wrist - nose) / _torso_length(ls, rs, lh, rh)
+
+
+def _wrist_across(side: str) -> Callable[..., np.ndarray]:
+    """How far this wrist is past the body's midline towards the other side, % of torso length (image).
+
+    0 = on the midline, negative = on its own side; arms crossed in front of the chest put
+    both wrists past it. The dancer's left in the image comes from the shoulders and hips.
+    """
+
+    def across(wrist: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray) -> np.ndarray:
+        left_sign = np.where((ls[:, 0] + lh[:, 0]) >= (rs[:, 0] + rh[:, 0]), 1.0, -1.0)
+        offset = (wrist[:, 0] - (ls[:, 0] + rs[:, 0]) / 2) * left_sign  # + = towards the dancer's left
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * (-offset if side == "left" else offset) / _torso_length(ls, rs, lh, rh)
+
+    return across
+
+
+def _wrist_distance(
+    lw: np.ndarray, rw: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray
+) -> np.ndarray:
+    """Distance between the wrists in % of torso length (image)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * _norm(lw - rw) / _torso_length(ls, rs, lh, rh)
+
+
+def _stance_width(ls: np.ndarray, rs: np.ndarray, la: np.ndarray, ra: np.ndarray) -> np.ndarray:
+    """Distance between the ankles along the floor in % of shoulder width (world x, z)."""
+    floor = [0, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * _norm((la - ra)[:, floor]) / _norm((ls - rs)[:, floor])
+
+
+def _image_leg(
+    lh: np.ndarray, lk: np.ndarray, la: np.ndarray, rh: np.ndarray, rk: np.ndarray, ra: np.ndarray
+) -> np.ndarray:
+    """The longer leg's hip-knee-ankle length in the image (the less foreshortened one)."""
+    return np.maximum(_norm(lh - lk) + _norm(lk - la), _norm(rh - rk) + _norm(rk - ra))
+
+
+def _hip_height(*legs: np.ndarray) -> np.ndarray:
+    """Hip centre above the lower ankle in % of leg length (image y): ~100 standing, ~0 sitting."""
+    lh, lk, la, rh, rk, ra = legs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * (np.maximum(la[:, 1], ra[:, 1]) - (lh[:, 1] + rh[:, 1]) / 2) / _image_leg(*legs)
+
+
+def _knee_height(*legs: np.ndarray) -> np.ndarray:
+    """The lower knee above the lower ankle in % of leg length (image y): ~0 with a knee on the floor."""
+    lh, lk, la, rh, rk, ra = legs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * (np.maximum(la[:, 1], ra[:, 1]) - np.maximum(lk[:, 1], rk[:, 1])) / _image_leg(*legs)
+
+
+def _ankle_knee(side: str) -> Callable[..., np.ndarray]:
+    """Distance from this ankle to the other knee in % of leg length (world): small in a passe."""
+
+    def distance(*legs: np.ndarray) -> np.ndarray:
+        lh, lk, la, rh, rk, ra = legs
+        leg = (_norm(lh - lk) + _norm(lk - la) + _norm(rh - rk) + _norm(rk - ra)) / 2
+        ankle, other_knee = (la, rk) if side == "left" else (ra, lk)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * _norm(ankle - other_knee) / leg
+
+    return distance
+
+
+def _heel_lift(lh: np.ndarray, lk: np.ndarray, la: np.ndarray, lt: np.ndarray, lhe: np.ndarray,
+               rh: np.ndarray, rk: np.ndarray, ra: np.ndarray, rt: np.ndarray, rhe: np.ndarray) -> np.ndarray:
+    """The lower of the two heels' rise above its toes, in % of leg length (world y): on the toes > 0."""
+    leg = (_norm(lh - lk) + _norm(lk - la) + _norm(rh - rk) + _norm(rk - ra)) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * np.minimum(lt[:, 1] - lhe[:, 1], rt[:, 1] - rhe[:, 1]) / leg
 
 
 @dataclass(frozen=True)
@@ -173,6 +265,42 @@ def _definitions() -> dict[str, AngleDef]:
             "world", LEGS, "%",
             f"Height of the {side} ankle above the other, in % of leg length.", _ankle_lift(side),
         )  # fmt: skip
+        defs[f"wrist_height_{side}"] = AngleDef(
+            "image", (wr, *TORSO), "%",
+            "Wrist height above the hip line in % of torso length: 100 = shoulder level.", _wrist_height,
+        )  # fmt: skip
+        defs[f"wrist_head_{side}"] = AngleDef(
+            "image", (wr, NOSE, *TORSO), "%", "Wrist-to-nose distance in % of torso length.", _wrist_head,
+        )  # fmt: skip
+        defs[f"wrist_across_{side}"] = AngleDef(
+            "image", (wr, *TORSO), "%",
+            "How far the wrist is past the body's midline towards the other side, % of torso length "
+            "(negative: on its own side).", _wrist_across(side),
+        )  # fmt: skip
+        defs[f"ankle_knee_{side}"] = AngleDef(
+            "world", LEGS, "%",
+            f"Distance from the {side} ankle to the other knee, in % of leg length.", _ankle_knee(side),
+        )  # fmt: skip
+    defs["wrist_distance"] = AngleDef(
+        "image", (L_WRIST, R_WRIST, *TORSO), "%", "Distance between the wrists in % of torso length.",
+        _wrist_distance,
+    )  # fmt: skip
+    defs["stance_width"] = AngleDef(
+        "world", (L_SHOULDER, R_SHOULDER, L_ANKLE, R_ANKLE), "%",
+        "Distance between the ankles along the floor, in % of shoulder width.", _stance_width,
+    )  # fmt: skip
+    defs["hip_height"] = AngleDef(
+        "image", LEGS, "%", "Hip centre above the lower ankle, in % of leg length: ~100 standing, ~0 on the floor.",
+        _hip_height,
+    )  # fmt: skip
+    defs["knee_height"] = AngleDef(
+        "image", LEGS, "%", "The lower knee above the lower ankle, in % of leg length: ~0 with a knee down.",
+        _knee_height,
+    )  # fmt: skip
+    defs["heel_lift"] = AngleDef(
+        "world", (L_HIP, L_KNEE, L_ANKLE, L_TOE, L_HEEL, R_HIP, R_KNEE, R_ANKLE, R_TOE, R_HEEL), "%",
+        "The lower heel's rise above its toes, in % of leg length: > 0 on the toes.", _heel_lift,
+    )  # fmt: skip
     defs["torso_lean"] = AngleDef(
         "image", TORSO, "deg",
         "Torso (hip mid to shoulder mid) tilt from vertical: + = towards the dancer's left.",

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from posecore.angles import joint_angles, joint_confidences
+from posecore.facing import facing_per_frame
 from posecore.hits import Moment, body_speed, find_moments, hit_times
 from posecore.key_poses import KeyPose, find_key_poses
 from posecore.movement_quality import movement_metrics
 from posecore.movements import detect_movements
 from posecore.pose_library import PoseLibrary
 from posecore.result import Dancer, MovementMetrics, PoseSegment
+from posecore.stillness import part_speeds
 from posecore.timeline import label_segments, summarise
 from posecore.tracks import Track
 
@@ -58,6 +60,7 @@ def analyse_dancer(
     height: int,
     library: PoseLibrary,
     min_pose_duration_s: float = 0.2,
+    min_confidence: float = 0.0,
     beats_s: Sequence[float] | None = None,
 ) -> DancerAnalysis:
     """Angles, labels and segments of one dancer; hits, key poses and movement quality.
@@ -65,16 +68,22 @@ def analyse_dancer(
     ``segments`` holds pose segments and jump/turn segments in time order (movements
     overlap the poses they happen in, so their shares add on top of the poses'). The
     per-frame labels are the raw per-frame classification, not the smoothed segments:
-    they show what each frame looked like.
+    they show what each frame looked like; a frame below ``min_confidence`` (near a pose
+    without being in it) or in a held pose while moving has none.
     """
     angles = joint_angles(track.landmarks, track.world, width, height)
-    labels, scores = library.classify(angles, joint_confidences(track.landmarks))
+    speeds = part_speeds(track, width, height, frame_duration_s=frame_duration_s)
+    labels, scores = library.classify(
+        angles, joint_confidences(track.landmarks), speeds=speeds, min_score=min_confidence
+    )
     segments = label_segments(
         track.times_s,
         labels,
         scores,
         frame_duration_s=frame_duration_s,
         min_pose_duration_s=min_pose_duration_s,
+        min_confidence=min_confidence,
+        facings=facing_per_frame(track.landmarks, track.world),
     )
     segments += detect_movements(track, frame_duration_s=frame_duration_s, width=width, height=height)
     segments.sort(key=lambda seg: (seg.start_s, seg.end_s, seg.name))

@@ -91,17 +91,23 @@ def torso_scale(track: Track, width: int, height: int, frame_duration_s: float |
 
 
 def body_speed(
-    track: Track, width: int, height: int, *, frame_duration_s: float | None = None, smooth_s: float = SMOOTH_S
+    track: Track,
+    width: int,
+    height: int,
+    *,
+    frame_duration_s: float | None = None,
+    smooth_s: float = SMOOTH_S,
+    joints: tuple[int, ...] = MAIN_JOINTS,
 ) -> np.ndarray:
-    """(n,) smoothed mean speed of the main joints, torso lengths per second; NaN where unknown."""
+    """(n,) smoothed mean speed of ``joints`` (default: the main joints), torso lengths/s; NaN where unknown."""
     step = frame_duration_s or frame_step_s(track.times_s)
     n = len(track)
     speed = np.full(n, np.nan)
     if n < 2:
         return speed
     times = np.asarray(track.times_s, dtype=np.float64)
-    px = track.landmarks[:, MAIN_JOINTS, :2].astype(np.float64) * [float(width), float(height)]
-    visible = track.landmarks[:, MAIN_JOINTS, 3] >= MIN_VISIBILITY
+    px = track.landmarks[:, joints, :2].astype(np.float64) * [float(width), float(height)]
+    visible = track.landmarks[:, joints, 3] >= MIN_VISIBILITY
     scale = torso_scale(track, width, height, step)
     dt = np.diff(times)
     joint_step = np.linalg.norm(np.diff(px, axis=0), axis=2)  # (n-1, joints) pixels

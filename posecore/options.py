@@ -43,6 +43,16 @@ class AnalysisOptions(BaseModel):
     )
     include_landmarks: bool = Field(False, description="Add the per-frame landmarks and joint angles.")
     min_pose_duration_s: float = Field(0.2, ge=0, le=60, description="Shortest pose segment reported, seconds.")
+    min_confidence: float = Field(
+        0.5, ge=0, le=1,
+        description="Confidence floor, 0-1: frames matching a pose less well are left unlabelled (a transition), "
+        "and no pose segment below it is reported.",
+    )
+    min_dancer_s: float = Field(
+        1.0, ge=0, le=60,
+        description="A person seen for less than this many seconds is joined to the dancer they continue, "
+        "or dropped.",
+    )
     smoothing: bool = Field(True, description="One-Euro jitter filter on the landmarks.")
     include_thumbnails: bool = Field(False, description="Add a small JPEG of each key pose.")
     poses: str | bytes | Mapping[str, Any] | None = Field(

@@ -41,6 +41,7 @@ from posecore.result import (
 )
 from posecore.smoothing import Smoothing, smooth_track
 from posecore.thumbnails import frame_thumbnails
+from posecore.track_cleanup import clean_tracks
 from posecore.tracking import build_tracks
 from posecore.video import Source, VideoInfo, VideoLimits, probe, sample_indices
 
@@ -117,7 +118,13 @@ def assemble(
     detections = sorted(detections, key=lambda d: d.index)
     info, options = plan.info, plan.options
     smoothing = Smoothing(enabled=options.smoothing)
-    tracks = [smooth_track(t, smoothing) for t in build_tracks(detections, aspect=info.width / info.height)]
+    aspect = info.width / info.height
+    tracked = clean_tracks(
+        build_tracks(detections, aspect=aspect),
+        min_dancer_s=options.min_dancer_s, max_people=people_cap(options.max_people), aspect=aspect,
+        analysed_s=len(detections) * options.frame_step_s(info.fps),
+    )
+    tracks = [smooth_track(t, smoothing) for t in tracked]
     dancers = [
         analyse_dancer(
             track,
@@ -127,6 +134,7 @@ def assemble(
             height=info.height,
             library=plan.library,
             min_pose_duration_s=options.min_pose_duration_s,
+            min_confidence=options.min_confidence,
             beats_s=music.beats_s if music else None,
         )
         for track in tracks
@@ -145,6 +153,7 @@ def assemble(
             model=model,
             elapsed_s=round(elapsed_s, 3),
             undecodable_frames=len(plan.indices) - len(detections),
+            min_confidence=options.min_confidence,
         ),
         dancers=[dancer.to_dancer(uris) for dancer, uris in zip(dancers, thumbnails)],
         music=music,

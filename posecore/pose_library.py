@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -36,6 +36,7 @@ from yaml.scanner import Scanner
 
 from posecore.angles import ANGLES
 from posecore.errors import PoseFileTooLarge, PoseLibraryError
+from posecore.stillness import PARTS
 
 FALLBACK = "standing"  # a visible dancer in no named pose
 RESERVED = frozenset({FALLBACK, "jump", "turn"})  # labels made elsewhere (fallback, movements.py)
@@ -53,7 +54,7 @@ MAX_NODES = 10_000  # ~0.1 s to read with libyaml's parser
 _SHORT_REPR = 40  # a value whose repr is longer is described by its type in messages
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_FIELDS = ("description", "priority", "tolerance", "rules")
+_FIELDS = ("description", "priority", "tolerance", "rules", "still")
 
 Range = tuple[float, float]
 
@@ -67,6 +68,8 @@ class Pose:
     priority: int
     tolerance: float
     rules: tuple[Mapping[str, Range], ...]
+    # Held poses: body part -> highest speed (torso lengths/s) at which the pose counts.
+    still: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def specificity(self) -> int:
@@ -78,8 +81,13 @@ class Pose:
         angles: Mapping[str, np.ndarray],
         confidences: Mapping[str, np.ndarray],
         min_visibility: float = MIN_VISIBILITY,
+        speeds: Mapping[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Per-frame score in 0..1: the best alternative's weakest rule."""
+        """Per-frame score in 0..1: the best alternative's weakest rule.
+
+        With ``speeds`` (``stillness.part_speeds``), a pose with ``still`` parts scores 0
+        where a part moves faster than allowed or its speed is unknown.
+        """
         best: np.ndarray | None = None
         for alternative in self.rules:
             score: np.ndarray | None = None
@@ -96,16 +104,21 @@ class Pose:
             assert score is not None  # rules are never empty (parse_poses)
             best = score if best is None else np.maximum(best, score)
         assert best is not None
+        if speeds is not None:
+            for part, max_speed in self.still.items():
+                with np.errstate(invalid="ignore"):
+                    best = np.where(np.asarray(speeds[part]) <= max_speed, best, 0.0)
         return best
 
     def to_dict(self) -> dict:
         """JSON form, in the same format a pose file uses (so it loads back)."""
-        return {
+        found = {
             "description": self.description,
             "priority": self.priority,
             "tolerance": self.tolerance,
             "rules": [{name: list(r) for name, r in alt.items()} for alt in self.rules],
         }
+        return {**found, "still": dict(self.still)} if self.still else found
 
 
 class PoseLibrary:
@@ -174,7 +187,12 @@ class PoseLibrary:
         return list(self.poses)
 
     def classify(
-        self, angles: Mapping[str, np.ndarray], confidences: Mapping[str, np.ndarray]
+        self,
+        angles: Mapping[str, np.ndarray],
+        confidences: Mapping[str, np.ndarray],
+        *,
+        speeds: Mapping[str, np.ndarray] | None = None,
+        min_score: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Label each frame from ``joint_angles``/``joint_confidences`` output.
 
@@ -182,17 +200,24 @@ class PoseLibrary:
         dancer in no named pose, ``None`` when nothing matched and the torso is not
         visible; and ``scores`` (n,) in 0..1: the winning pose's score, 1 for
         ``standing`` (no named pose came within tolerance), 0 for ``None``.
+
+        ``min_score`` is the confidence floor: a frame whose best pose scores above 0
+        but below it is near a named pose without being in it, so it gets ``None``
+        (no label: a transition), never a guess. ``speeds`` (``stillness.part_speeds``)
+        enforce the poses' ``still`` parts; without them those are not checked.
         """
         seen = np.asarray(confidences[SEEN_MEASURE]) >= self.min_visibility
         n = len(seen)
         labels: np.ndarray = np.full(n, None, dtype=object)
         scores = np.zeros(n)
         if self.poses:
-            table = np.stack([p.score(angles, confidences, self.min_visibility) for p in self.poses.values()])
+            table = np.stack(
+                [p.score(angles, confidences, self.min_visibility, speeds) for p in self.poses.values()]
+            )
             best = np.argmax(table, axis=0)  # first maximum = highest precedence on ties
             scores = table[best, np.arange(n)]
             names = np.array(self.names, dtype=object)
-            labels = np.where(scores > 0, names[best], np.array(None, dtype=object))
+            labels = np.where((scores > 0) & (scores >= min_score), names[best], np.array(None, dtype=object))
         fallback = (scores == 0) & seen
         labels[fallback] = FALLBACK
         scores[fallback] = 1.0
@@ -352,7 +377,21 @@ def _parse_pose(name: Any, spec: Any) -> Pose:
         parsed.append(MappingProxyType(
             {k: _parse_range(k, v, f"{where}.{_short(str(k), _SHORT_REPR)}", fail) for k, v in alternative.items()}
         ))
-    return Pose(name, description, priority, tolerance, tuple(parsed))
+    return Pose(name, description, priority, tolerance, tuple(parsed), _parse_still(spec.get("still", {}), fail))
+
+
+def _parse_still(
+    value: Any, fail: Callable[[str, str], PoseLibraryError]
+) -> Mapping[str, float]:
+    """``still``: body part (``stillness.PARTS``) -> highest speed in torso lengths per second."""
+    if not isinstance(value, Mapping):
+        raise fail("still", f"must be a mapping of body part ({', '.join(PARTS)}) to a speed, got {_describe(value)}")
+    for part, speed in value.items():
+        if part not in PARTS:
+            raise fail(f"still.{_short(str(part), _SHORT_REPR)}", f"unknown body part (known: {', '.join(PARTS)})")
+        if not _is_number(speed) or speed < 0:
+            raise fail(f"still.{part}", f"must be a speed >= 0 (torso lengths per second), got {_describe(speed)}")
+    return MappingProxyType({str(k): float(v) for k, v in value.items()})
 
 
 def _parse_range(

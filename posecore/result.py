@@ -35,6 +35,7 @@ class AnalysisSummary(BaseModel):
     model: str
     elapsed_s: float = Field(description="Seconds from the start to the end of pose detection.")
     undecodable_frames: int
+    min_confidence: float = Field(0.0, description="The confidence floor: no pose segment is reported below it.")
 
 
 class PoseSegment(BaseModel):
@@ -46,6 +47,9 @@ class PoseSegment(BaseModel):
     duration_s: float
     frames: int
     confidence: float
+    facing: str | None = Field(
+        None, description="front, side or back: how the dancer faced the camera for most of the segment."
+    )
 
 
 class PoseTotal(BaseModel):

@@ -26,6 +26,7 @@ Decisions (what a dance coach reading the result would expect):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,9 @@ MAX_GAP_S = 0.25
 _EPS = 1e-9  # float slack when comparing durations built from frame times
 
 
-def make_segment(name: str, start_s: float, end_s: float, frames: int, confidence: float) -> PoseSegment:
+def make_segment(
+    name: str, start_s: float, end_s: float, frames: int, confidence: float, facing: str | None = None
+) -> PoseSegment:
     """One segment in the result format (times and confidence rounded to 3 decimals)."""
     start, end = round(float(start_s), 3), round(float(end_s), 3)
     return PoseSegment(
@@ -49,6 +52,7 @@ def make_segment(name: str, start_s: float, end_s: float, frames: int, confidenc
         duration_s=round(end - start, 3),
         frames=int(frames),
         confidence=round(float(confidence), 3),
+        facing=facing,
     )
 
 
@@ -93,6 +97,7 @@ class _Span:
     last_s: float
     frames: int
     score_sum: float
+    rows: list[int]
 
 
 def label_segments(
@@ -104,8 +109,14 @@ def label_segments(
     min_pose_duration_s: float = 0.2,
     switch_s: float = SWITCH_S,
     max_gap_s: float = MAX_GAP_S,
+    min_confidence: float = 0.0,
+    facings: Sequence | np.ndarray | None = None,
 ) -> list[PoseSegment]:
-    """Segments of one dancer's per-frame labels (``None`` = not seen), in time order."""
+    """Segments of one dancer's per-frame labels (``None`` = not seen or unlabelled), in time order.
+
+    Segments whose confidence is below ``min_confidence`` are dropped; ``facings`` (per
+    frame, ``facing.facing_per_frame``) gives each segment its commonest facing.
+    """
     times = np.asarray(times_s, dtype=np.float64)
     label_array = np.asarray(labels, dtype=object)
     scores = np.asarray(scores, dtype=np.float64)
@@ -118,7 +129,9 @@ def label_segments(
         for a, b in runs(smoothed):
             r = rows[a:b]
             own = label_array[r] == smoothed[a]  # absorbed flicker frames score 0
-            spans.append(_Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum())))
+            spans.append(
+                _Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum()), r.tolist())
+            )
     merged: list[_Span] = []
     for span in spans:
         if span.last_s - span.first_s + frame_duration_s < min_pose_duration_s - _EPS:
@@ -129,12 +142,24 @@ def label_segments(
             prev.last_s = span.last_s
             prev.frames += span.frames
             prev.score_sum += span.score_sum
+            prev.rows += span.rows
         else:
             merged.append(span)
+    facing = np.asarray(facings, dtype=object) if facings is not None else None
     return [
-        make_segment(s.name, s.first_s, s.last_s + frame_duration_s, s.frames, s.score_sum / s.frames)
+        make_segment(
+            s.name, s.first_s, s.last_s + frame_duration_s, s.frames, s.score_sum / s.frames,
+            _commonest(facing[s.rows]) if facing is not None else None,
+        )
         for s in merged
+        if s.score_sum / s.frames >= min_confidence - _EPS
     ]
+
+
+def _commonest(values: np.ndarray) -> str | None:
+    """The commonest non-None value (the first seen on ties); None if there are none."""
+    counts = Counter(v for v in values if v is not None)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def summarise(segments: Iterable[PoseSegment], analysed_s: float) -> dict[str, PoseTotal]:

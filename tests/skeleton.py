@@ -96,6 +96,8 @@ def skeleton(
     torso_pitch: float = 0.0,
     yaw: float = 0.0,
     rise: float = 0.0,
+    stance: float = 0.0,
+    heel_lift: float = 0.0,
     hidden: Sequence[int] = (),
     width: int = WIDTH,
     height: int = HEIGHT,
@@ -104,8 +106,9 @@ def skeleton(
 
     ``torso_lean``: + towards the dancer's left; ``torso_pitch``: + bending forward;
     ``yaw``: whole body turned about the vertical axis; ``rise``: metres the whole
-    body is lifted off the floor (image only: world landmarks are hip-centred); ``hidden``:
-    landmark indices given visibility 0.05.
+    body is lifted off the floor (image only: world landmarks are hip-centred); ``stance``:
+    metres each foot is moved out to its side (the knee half as far); ``heel_lift``: metres
+    both heels are raised above the toes; ``hidden``: landmark indices given visibility 0.05.
     """
     p = np.zeros((33, 3))
     shoulder_mid = TORSO * UP
@@ -136,6 +139,9 @@ def skeleton(
         p[23 + s], p[25 + s], p[27 + s] = hip, hip + knee_pos, hip + ankle
         p[29 + s] = hip + ankle + 0.05 * DOWN - 0.05 * FORWARD  # heel
         p[31 + s] = hip + ankle + 0.06 * DOWN + 0.15 * FORWARD  # foot index
+        p[[25 + s]] += 0.5 * stance * side
+        p[[27 + s, 29 + s, 31 + s]] += stance * side
+        p[29 + s] += heel_lift * UP
     world = p @ _rot_y(yaw).T
     drop = THIGH + SHIN - world[[27, 28], 1].max()  # puts the lower ankle on the floor
     image = np.zeros((33, 4))

@@ -114,13 +114,15 @@ def test_table_and_overlay(files: Path, tmp_path: Path) -> None:
     lines = done.stderr.splitlines()
     (dancer,) = result["dancers"]
     assert lines[0].startswith("Music: no beat found") and lines[1] == ""  # the clip has no audio
-    assert lines[2] == f"Dancer 1: seen in 100% of {N_FRAMES} analysed frames"
-    assert lines[3].split() == ["start", "end", "length", "pose", "confidence"]
+    assert lines[2] == (
+        f"Dancer 1: seen in 100% of {N_FRAMES} analysed frames; poses below confidence 0.50 are not reported"
+    )
+    assert lines[3].split() == ["start", "end", "length", "pose", "confidence", "facing"]
     rows = [line.split() for line in lines[4 : 4 + len(dancer["poses"])]]
     assert lines[-1].startswith(f"  movement: {len(dancer['hits_s'])} hits, energy ")
     assert rows == [
         [f"{s['start_s']:.2f}", "s", f"{s['end_s']:.2f}", "s", f"{s['duration_s']:.2f}", "s", s["name"],
-         f"{s['confidence']:.2f}"]
+         f"{s['confidence']:.2f}", s["facing"] or "-"]
         for s in dancer["poses"]
     ]  # fmt: skip
     with av.open(str(overlay)) as video:

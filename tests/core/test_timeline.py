@@ -31,6 +31,7 @@ def test_a_held_pose_is_one_segment_with_frame_accurate_times() -> None:
     [seg] = segments(["t_pose"] * 30, [0.8] * 30)
     assert seg == {
         "name": "t_pose", "start_s": 0.0, "end_s": 1.0, "duration_s": 1.0, "frames": 30, "confidence": 0.8,
+        "facing": None,
     }  # fmt: skip
 
 
