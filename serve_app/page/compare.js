@@ -371,14 +371,10 @@ function referenceTimeAt(t) {
   return r0 + ((r1 - r0) * (t - t0)) / (t1 - t0);
 }
 
-// Reference seconds per performance second around performance time t (the local tempo).
+// Reference seconds per performance second around performance time t (the local tempo),
+// over a step either side: steadier than between two neighbouring points.
 function referenceRateAt(t) {
-  const points = comparing.alignment;
-  const i = points.findIndex((point) => point[0] > t);
-  if (i <= 0) return comparing.result.tempo_ratio;
-  const [t0, r0] = points[i - 1];
-  const [t1, r1] = points[i];
-  return (r1 - r0) / (t1 - t0);
+  return (referenceTimeAt(t + TIMELINE_STEP_S) - referenceTimeAt(t - TIMELINE_STEP_S)) / (2 * TIMELINE_STEP_S);
 }
 
 function setUpDuet() {
