@@ -1,8 +1,9 @@
-// The dance analysis page: upload a video to POST /analyze/stream, show progress from its
-// NDJSON events, then play the video with each dancer's skeleton drawn over it, a
-// timeline of poses per dancer with their energy and the music's beats, each dancer's
-// key poses and movement figures, a summary table and downloads. No libraries, no network
-// but this app.
+// The dance analysis page's Analyse tab (and the tabs): upload a video to POST /analyze/stream,
+// show progress from its NDJSON events, then play the video with each dancer's skeleton drawn
+// over it, a timeline of poses per dancer with their energy and the music's beats, each dancer's
+// key poses and movement figures, a summary table and downloads. The Compare tab is compare.js,
+// which uses this file's shared functions ($, renderError, httpError, formatTime, ...). No
+// libraries, no network but this app.
 "use strict";
 
 // MediaPipe BlazePose's 33 landmarks, in the result's order (posecore/angles.py LANDMARK_NAMES).
@@ -97,6 +98,16 @@ const ERROR_MESSAGES = {
   model_unavailable: "The pose model is not available on the server.",
   worker_unavailable: "The service's analysis workers are failing.",
   internal_error: "The server failed unexpectedly while analysing this video.",
+  too_many_in_progress: "Too many analyses are running for this key.",
+  too_many_frames: "The video has more frames than the service accepts; choose a lower sampling rate.",
+  poses_too_large: "The pose file is larger than the service accepts.",
+  missing_performance: "Choose the performance video.",
+  missing_reference: "Choose the reference video.",
+  two_references: "Send one reference, not two.",
+  no_dancer: "Nobody was found in one of the videos (the details say which).",
+  unknown_dancer: "One of the videos has no dancer with the asked-for id.",
+  invalid_reference_result: "The reference result is not an analysis with landmarks.",
+  not_comparable: "A dancer is seen too briefly to compare the two dances (the details say which video).",
   not_found: "The page is out of step with the service: reload it.",
   method_not_allowed: "The page is out of step with the service: reload it.",
   network: "The connection to the service failed. If the file is very large, it may be over the upload limit.",
@@ -118,15 +129,59 @@ const state = {
 document.addEventListener("DOMContentLoaded", () => {
   $("upload-form").addEventListener("submit", onSubmit);
   $("cancel-button").addEventListener("click", () => state.xhr && state.xhr.abort());
-  setUpDropZone();
+  setUpDropZone("drop-zone", "video-input");
   setUpPlayer();
+  setUpTabs();
+  shareApiKey("api-key", "compare-api-key");
 });
+
+// -- Tabs ------------------------------------------------------------------------------
+
+// Analyse and Compare: one panel shown at a time; arrow keys move between the tabs. The
+// address's #compare opens on Compare.
+function setUpTabs() {
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  const select = (chosen) => {
+    tabs.forEach((tab) => {
+      const selected = tab === chosen;
+      tab.setAttribute("aria-selected", String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      const panel = $(tab.getAttribute("aria-controls"));
+      if (!selected) panel.querySelectorAll("video").forEach((video) => video.pause());
+      panel.hidden = !selected;
+    });
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener("click", () => {
+      select(tab);
+      const hash = i ? `#${tab.getAttribute("aria-controls").replace("-view", "")}` : "";
+      history.replaceState(null, "", location.pathname + location.search + hash);
+    });
+    tab.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(i + step + tabs.length) % tabs.length];
+      next.focus();
+      next.click();
+    });
+  });
+  if (location.hash === "#compare") select($("tab-compare"));
+}
+
+// One API key for both tabs: typing it in either fills the other.
+function shareApiKey(...ids) {
+  ids.forEach((id) => $(id).addEventListener("input", (event) => {
+    ids.forEach((other) => {
+      if (other !== id) $(other).value = event.target.value;
+    });
+  }));
+}
 
 // -- Upload and progress ---------------------------------------------------------------
 
-function setUpDropZone() {
-  const zone = $("drop-zone");
-  const input = $("video-input");
+function setUpDropZone(zoneId, inputId) {
+  const zone = $(zoneId);
+  const input = $(inputId);
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();
     zone.classList.add("dragging");
@@ -247,6 +302,12 @@ function onEvent(event, video) {
 }
 
 function showHttpError(xhr) {
+  const error = httpError(xhr);
+  showError(error.code, error.message, error.retryAfter);
+}
+
+// The API's error body of a failed request: {code, message, retryAfter}.
+function httpError(xhr) {
   let error = null;
   try {
     error = JSON.parse(xhr.responseText).error;
@@ -255,12 +316,17 @@ function showHttpError(xhr) {
   }
   error = error || { code: xhr.status >= 500 ? "internal_error" : "malformed_request",
                      message: `HTTP ${xhr.status} ${xhr.statusText}` };
-  showError(error.code, error.message, xhr.getResponseHeader("Retry-After"));
+  return { ...error, retryAfter: xhr.getResponseHeader("Retry-After") };
 }
 
 function showError(code, detail, retryAfter) {
-  const box = $("error");
-  const friendly = ERROR_MESSAGES[code] || "The analysis failed.";
+  renderError($("error"), code, detail, retryAfter);
+  setStatus("Failed.");
+}
+
+// The error in words in `box`: what it means for the person, then the server's detail and code.
+function renderError(box, code, detail, retryAfter, fallback = "The analysis failed.") {
+  const friendly = ERROR_MESSAGES[code] || fallback;
   box.replaceChildren();
   const summary = document.createElement("p");
   summary.textContent = friendly + (retryAfter ? ` Try again in ${retryAfter} seconds.` : "");
@@ -275,7 +341,6 @@ function showError(code, detail, retryAfter) {
   }
   box.dataset.code = code;
   box.hidden = false;
-  setStatus("Failed.");
 }
 
 function hideError() {

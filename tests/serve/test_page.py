@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -70,6 +71,24 @@ BARS_OUTSIDE = """() => [...document.querySelectorAll(".bar")].filter((bar) => {
   const box = bar.getBoundingClientRect();
   return box.left < lane.left - 1 || box.right > lane.right + 1;
 }).length"""
+# The Compare tab: both videos ready to show a frame.
+DUET_READY = "() => ['reference-video', 'performance-video'].every((id) => document.getElementById(id).readyState >= 2)"
+# Each limb bar's filled share of its track.
+LIMB_FILLS = """() => [...document.querySelectorAll("#limb-bars .limb")].map((row) => [row.dataset.limb,
+  row.querySelector(".meter-fill").getBoundingClientRect().width
+    / row.querySelector(".meter").getBoundingClientRect().width])"""
+# Both videos' positions at one instant: [performance, reference].
+DUET_TIMES = "() => ['performance-video', 'reference-video'].map((id) => document.getElementById(id).currentTime)"
+AT_MOMENT = """([t, r]) => {
+  const [p, q] = ["performance-video", "reference-video"].map((id) => document.getElementById(id).currentTime);
+  return Math.abs(p - t) < 0.1 && Math.abs(q - r) < 0.2;
+}"""
+PLAY_PERFORMANCE = """async () => {
+  const video = document.getElementById("performance-video");
+  video.muted = true;
+  video.currentTime = 0;
+  await video.play();
+}"""
 
 
 @pytest.fixture
@@ -110,8 +129,9 @@ def test_page_files_are_served_by_the_app(client: httpx.Client) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assets = re.findall(r'(?:src|href)="([^"#]+)"', page.text)
-    assert sorted(assets) == ["/page/app.js", "/page/style.css"]
-    for asset, kind in (("/page/app.js", "text/javascript"), ("/page/style.css", "text/css")):
+    assert sorted(assets) == ["/page/app.js", "/page/compare.js", "/page/style.css"]
+    for asset, kind in (("/page/app.js", "text/javascript"), ("/page/compare.js", "text/javascript"),
+                        ("/page/style.css", "text/css")):
         response = client.get(asset)
         assert response.status_code == 200 and response.headers["content-type"].startswith(kind)
         text = response.text.replace('"http://www.w3.org/2000/svg"', "")  # SVG's namespace: a name, never fetched
@@ -329,3 +349,102 @@ def test_every_dancer_of_a_group_is_drawn(page: Any, tmp_path: Path) -> None:
     rows = page.locator("#metrics tbody tr")
     assert rows.count() == len(ids) and all("no beat found" in rows.nth(i).inner_text() for i in range(len(ids)))
     page.screenshot(path=tmp_path / "group.png", full_page=True)
+
+
+def swaying_dancer(frames: int = 36) -> list[np.ndarray]:
+    """The man in the coat from bus.jpg, alone, leaning steadily from 25° left to 25° right (15 fps: 2.4 s).
+
+    Alone, so mirroring cannot swap him for his neighbour; leaning, so every moment's pose is
+    its own and the alignment has one answer.
+    """
+    man = cv2.copyMakeBorder(real_photo("bus.jpg")[300:940, 25:225], 0, 0, 100, 100, cv2.BORDER_REPLICATE)
+    height, width = man.shape[:2]
+    images = []
+    for i in range(frames):
+        turn = cv2.getRotationMatrix2D((width / 2, height * 0.6), -25 + 50 * i / (frames - 1), 1.0)
+        images.append(cv2.warpAffine(man, turn, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    return images
+
+
+def compare_in_page(page: Any, reference: Path, performance: Path) -> dict[str, Any]:
+    """Compare ``performance`` with ``reference`` on the Compare tab; the comparison the page received."""
+    page.click("#tab-compare")
+    page.set_input_files("#reference-input", reference)
+    page.set_input_files("#performance-input", performance)
+    page.click("#compare-button")
+    page.wait_for_selector("#comparison:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
+    page.wait_for_function(DUET_READY)
+    assert page.eval_on_selector("#compare-upload-progress", "p => p.value") == 1
+    result: dict[str, Any] = json.loads(page.evaluate(DOWNLOAD, "download-comparison"))
+    return result
+
+
+
+def matched_reference_time(result: dict[str, Any], t: float) -> float:
+    """The reference moment the alignment matches to performance time ``t`` (between its matched points)."""
+    points = sorted({p["t_s"]: p["reference_t_s"] for p in result["timeline"] + result["worst_moments"]
+                     if p["reference_t_s"] is not None}.items())
+    return float(np.interp(t, [p[0] for p in points], [p[1] for p in points]))
+
+
+def check_comparison_shown(page: Any, result: dict[str, Any]) -> None:
+    """Big score, a bar per limb, the score timeline; a worst moment seeks both videos; play keeps them in step."""
+    assert result["score"] >= 95
+    assert int(page.inner_text("#compare-score")) == round(result["score"]) >= 95
+    assert int(page.inner_text("#compare-timing")) == round(result["timing"])
+
+    fills = dict(page.evaluate(LIMB_FILLS))
+    assert list(fills) == ["left_arm", "right_arm", "left_leg", "right_leg", "torso", "head"]
+    assert fills == pytest.approx({limb: score / 100 for limb, score in result["limbs"].items()}, abs=0.02)
+
+    scored = [p for p in result["timeline"] if p["score"] is not None]
+    vertices = page.eval_on_selector("svg.score-plot", "svg => [...svg.querySelectorAll('polyline')]"
+                                                        ".reduce((n, l) => n + l.points.length, 0)")
+    assert vertices == len(scored) >= 3
+
+    moments = page.locator("#worst-moments .moment")
+    assert moments.count() == len(result["worst_moments"]) >= 1
+    for i, moment in enumerate(result["worst_moments"]):
+        moments.nth(i).click()
+        page.wait_for_function(AT_MOMENT, arg=[moment["t_s"], moment["reference_t_s"]])
+
+    page.evaluate(PLAY_PERFORMANCE)
+    page.wait_for_timeout(1000)
+    performance_t, reference_t = page.evaluate(DUET_TIMES)
+    page.evaluate("() => document.getElementById('performance-video').pause()")
+    assert performance_t > 0.5  # it played
+    assert abs(reference_t - matched_reference_time(result, performance_t)) < 0.3
+
+
+def test_compare_a_dance_with_itself_in_the_browser(page: Any, tmp_path: Path) -> None:
+    video = write_video(tmp_path / "dance.mp4", swaying_dancer(), fps=15)
+    result = compare_in_page(page, video, video)
+    assert not result["mirrored"] and abs(result["offset_s"]) < 0.1
+    facts = page.inner_text("#compare-facts")
+    assert "in step with the routine" in facts and "Mirrored: no" in facts
+    check_comparison_shown(page, result)
+
+
+def test_compare_a_mirrored_late_start_in_the_browser(page: Any, tmp_path: Path) -> None:
+    """The same dance mirrored and starting 0.6 s into it: scored mirrored, the reference kept 0.6 s ahead.
+    First a performance that is no video: the error in words, naming the part."""
+    frames = swaying_dancer()
+    reference = write_video(tmp_path / "teacher.mp4", frames, fps=15)
+    notes = tmp_path / "student.mp4"
+    notes.write_bytes(b"not a video\n" * 100)
+    page.click("#tab-compare")
+    page.set_input_files("#reference-input", reference)
+    page.set_input_files("#performance-input", notes)
+    page.click("#compare-button")
+    page.wait_for_selector("#compare-error[data-code='not_a_video']", timeout=ANALYSIS_TIMEOUT_MS)
+    assert "performance" in page.inner_text("#compare-error") and page.is_hidden("#comparison")
+
+    student = write_video(tmp_path / "student.mp4", [np.ascontiguousarray(f[:, ::-1]) for f in frames[9:]], fps=15)
+    result = compare_in_page(page, reference, student)
+    assert result["mirrored"] and result["offset_s"] == pytest.approx(0.6, abs=0.1)
+    facts = page.inner_text("#compare-facts")
+    assert f"started {result['offset_s']:.1f} s into the routine" in facts and "Mirrored: yes" in facts
+    assert page.is_checked("#flip-reference")
+    check_comparison_shown(page, result)
+    page.locator("#worst-moments .moment").first.click()
+    page.screenshot(path=tmp_path / "compare.png", full_page=True)
