@@ -53,6 +53,7 @@ bench: model
 	$(PY) benchmarks/choreography.py
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/groups.py
 
 # 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
 soak: model
