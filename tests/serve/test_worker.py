@@ -13,7 +13,8 @@ import pytest
 
 from posecore.detection import detect_segment
 from posecore.errors import ModelError
-from posecore.landmarker import FrameDetections, PoseModel
+from posecore.group_landmarker import GroupPoseModel
+from posecore.landmarker import FrameDetections
 from posecore.video import VideoInfo, probe
 from serve_app.worker import PoseWorker
 from testbed.media import write_video
@@ -59,7 +60,7 @@ def test_each_segment_gets_a_fresh_landmarker(
     data, info = clip
     expected = {}
     for max_people in (1, 2):
-        with PoseModel(model_path, max_people=max_people) as model:
+        with GroupPoseModel(model_path, max_people=max_people) as model:
             expected[max_people] = detect_segment(memoryview(data), info, INDICES, WARMUP, model)
     assert [d.index for d in expected[1]] == INDICES[WARMUP:].tolist()
     assert all(d.people == 1 for d in expected[1])
