@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from posecore.detection import detect_frames
-from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded
+from posecore.group_landmarker import GroupPoseModel
+from posecore.landmarker import FrameDetections, native_stderr_discarded
 from posecore.model_bundle import cache_dir
 from posecore.pipeline import Batch, Detect, Plan
 
 
 def cache_path(video: Path, max_people: int, model_file: Path) -> Path:
     """Where one video's detections are kept."""
-    return cache_dir() / "accuracy" / f"{video.stem}_p{max_people}_{model_file.stem}.npz"
+    return cache_dir() / "accuracy" / f"{video.stem}_p{max_people}_group_{model_file.stem}.npz"
 
 
 def save(path: Path, detections: list[FrameDetections]) -> None:
@@ -35,6 +36,8 @@ def save(path: Path, detections: list[FrameDetections]) -> None:
         people=np.array([d.people for d in detections], dtype=np.int64),
         landmarks=np.concatenate([d.landmarks for d in detections]).astype(np.float32),
         world=np.concatenate([d.world for d in detections]).astype(np.float32),
+        # Clothing colours, which tracking uses to tell people apart (absent for one person).
+        appearance=np.concatenate([d.appearance for d in detections if d.appearance is not None] or [np.zeros((0,))]),
     )
     partial.replace(path)
 
@@ -43,8 +46,10 @@ def load(path: Path) -> list[FrameDetections]:
     """The detections ``save`` wrote."""
     data = np.load(path)
     bounds = np.concatenate([[0], np.cumsum(data["people"])])
+    looks = data["appearance"] if len(data["appearance"]) == bounds[-1] else None
     return [
-        FrameDetections(int(i), float(t), data["landmarks"][a:b], data["world"][a:b])
+        FrameDetections(int(i), float(t), data["landmarks"][a:b], data["world"][a:b],
+                        None if looks is None else looks[a:b])
         for i, t, a, b in zip(data["index"], data["t_s"], bounds[:-1], bounds[1:])
     ]
 
@@ -57,7 +62,7 @@ def cached_detect(model_file: Path) -> Detect:
         if path.is_file():
             detections = load(path)
         else:
-            model = PoseModel(model_file, max_people=plan.options.max_people)
+            model = GroupPoseModel(model_file, max_people=plan.options.max_people)  # as the pipeline does
             try:
                 with native_stderr_discarded():
                     detections = list(detect_frames(plan.source, plan.info, plan.indices, model))

@@ -100,5 +100,7 @@ def test_group_dance_matches_sequential_pass(client: httpx.Client, shared_video:
     aspect = info.width / info.height
     expected = clean_tracks(build_tracks(reference, aspect=aspect), min_dancer_s=1.0, max_people=4, aspect=aspect)
     assert [d["id"] for d in result["dancers"]] == [t.id for t in expected]
+    # A segment's fresh group detector finds who the sequential pass was already following
+    # within its first look-again period (0.5 s), so a dancer may be seen a few frames less.
     for dancer, track in zip(result["dancers"], expected):
-        assert abs(dancer["frames_detected"] - len(track)) <= 0.02 * len(track), (dancer["id"], len(track))
+        assert abs(dancer["frames_detected"] - len(track)) <= 0.05 * len(track), (dancer["id"], len(track))
