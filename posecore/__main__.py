@@ -39,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
     analyze.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
     analyze.add_argument(
-        "--max-people", type=_max_people, default=DEFAULTS.max_people, metavar="N",
+        "--max-people",
+        type=_max_people,
+        default=DEFAULTS.max_people,
+        metavar="N",
         help=f"people to track, 1-{MAX_PEOPLE}, or 'auto' (everyone found, up to {MAX_PEOPLE})",
     )
     analyze.add_argument("--landmarks", action="store_true", help="include per-frame landmarks")
@@ -47,14 +50,16 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--min-pose-duration", type=float, default=DEFAULTS.min_pose_duration_s, metavar="S")
     analyze.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
     analyze.add_argument(
-        "--table", action=argparse.BooleanOptionalAction, default=None,
+        "--table",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="print each dancer's pose timeline on stderr (default: when stderr is a terminal)",
     )
+    analyze.add_argument("--thumbnails", type=Path, metavar="DIR", help="write each key pose's thumbnail JPEG into DIR")
     analyze.add_argument(
-        "--thumbnails", type=Path, metavar="DIR", help="write each key pose's thumbnail JPEG into DIR"
-    )
-    analyze.add_argument(
-        "--overlay", type=Path, metavar="OUT.mp4",
+        "--overlay",
+        type=Path,
+        metavar="OUT.mp4",
         help="also write the video with each dancer's skeleton drawn on (H.264 where available)",
     )
     add_compare_parser(commands)

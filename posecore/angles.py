@@ -191,8 +191,18 @@ def _ankle_knee(side: str) -> Callable[..., np.ndarray]:
     return distance
 
 
-def _heel_lift(lh: np.ndarray, lk: np.ndarray, la: np.ndarray, lt: np.ndarray, lhe: np.ndarray,
-               rh: np.ndarray, rk: np.ndarray, ra: np.ndarray, rt: np.ndarray, rhe: np.ndarray) -> np.ndarray:
+def _heel_lift(
+    lh: np.ndarray,
+    lk: np.ndarray,
+    la: np.ndarray,
+    lt: np.ndarray,
+    lhe: np.ndarray,
+    rh: np.ndarray,
+    rk: np.ndarray,
+    ra: np.ndarray,
+    rt: np.ndarray,
+    rhe: np.ndarray,
+) -> np.ndarray:
     """The lower of the two heels' rise above its toes, in % of leg length (world y): on the toes > 0."""
     leg = (_norm(lh - lk) + _norm(lk - la) + _norm(rh - rk) + _norm(rk - ra)) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -224,16 +234,12 @@ def _definitions() -> dict[str, AngleDef]:
     for side, s in (("left", 0), ("right", 1)):
         sh, el, wr = L_SHOULDER + s, L_ELBOW + s, L_WRIST + s
         hip, knee, ank = L_HIP + s, L_KNEE + s, L_ANKLE + s
-        defs[f"elbow_{side}"] = AngleDef(
-            "world", (sh, el, wr), "deg", "Elbow flexion: 180 = straight arm.", _inner
-        )
+        defs[f"elbow_{side}"] = AngleDef("world", (sh, el, wr), "deg", "Elbow flexion: 180 = straight arm.", _inner)
         defs[f"shoulder_{side}"] = AngleDef(
             "world", (el, sh, hip), "deg",
             "Upper arm vs torso: 0 = arm at the side, 90 = raised to shoulder height.", _inner,
         )  # fmt: skip
-        defs[f"knee_{side}"] = AngleDef(
-            "world", (hip, knee, ank), "deg", "Knee flexion: 180 = straight leg.", _inner
-        )
+        defs[f"knee_{side}"] = AngleDef("world", (hip, knee, ank), "deg", "Knee flexion: 180 = straight leg.", _inner)
         defs[f"hip_{side}"] = AngleDef(
             "world", (sh, hip, knee), "deg",
             "Torso vs thigh: 180 = standing straight, 90 = thigh at right angle to torso.", _inner,
@@ -317,9 +323,7 @@ def _definitions() -> dict[str, AngleDef]:
 ANGLES: dict[str, AngleDef] = _definitions()
 
 
-def joint_angles(
-    landmarks: np.ndarray, world: np.ndarray, width: int, height: int
-) -> dict[str, np.ndarray]:
+def joint_angles(landmarks: np.ndarray, world: np.ndarray, width: int, height: int) -> dict[str, np.ndarray]:
     """Every measure in ``ANGLES`` for each frame: name -> (n,) float64.
 
     ``landmarks`` (n, 33, 4) image landmarks, ``world`` (n, 33, 3) world landmarks,
@@ -330,9 +334,7 @@ def joint_angles(
         "image": np.asarray(landmarks, dtype=np.float64)[..., :2] * [float(width), float(height)],
         "world": np.asarray(world, dtype=np.float64),
     }
-    return {
-        name: d.compute(*(points[d.space][:, i] for i in d.landmarks)) for name, d in ANGLES.items()
-    }
+    return {name: d.compute(*(points[d.space][:, i] for i in d.landmarks)) for name, d in ANGLES.items()}
 
 
 def joint_confidences(landmarks: np.ndarray) -> dict[str, np.ndarray]:

@@ -28,16 +28,23 @@ def add_compare_parser(commands: Any) -> None:
     compare.add_argument("reference", type=Path, metavar="REF", help="the reference video, or a result .json")
     compare.add_argument("performance", type=Path, metavar="PERF", help="the performance video")
     compare.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
-    compare.add_argument("--mirror", choices=list(MIRROR_CHOICES), default="auto",
-                         help="auto: try the performance mirrored too and keep the better (default)")
+    compare.add_argument(
+        "--mirror",
+        choices=list(MIRROR_CHOICES),
+        default="auto",
+        help="auto: try the performance mirrored too and keep the better (default)",
+    )
     compare.add_argument("--reference-dancer", type=int, metavar="ID", help="default: the dancer seen most")
     compare.add_argument("--performance-dancer", type=int, metavar="ID", help="default: the dancer seen most")
     compare.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
-    compare.add_argument("--max-people", type=int, default=AnalysisOptions.model_fields["max_people"].default,
-                         metavar="N")
+    compare.add_argument(
+        "--max-people", type=int, default=AnalysisOptions.model_fields["max_people"].default, metavar="N"
+    )
     compare.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
     compare.add_argument(
-        "--table", action=argparse.BooleanOptionalAction, default=None,
+        "--table",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="print the scores and timeline on stderr (default: when stderr is a terminal)",
     )
 
@@ -83,8 +90,9 @@ async def compare_here(
     library = PoseLibrary.default()
 
     async def analyse(source: Any, analysis_options: AnalysisOptions) -> Analysis:
-        events = run_pipeline(source, analysis_options, local_detect(model_file), library=library,
-                              model=model_file.name)
+        events = run_pipeline(
+            source, analysis_options, local_detect(model_file), library=library, model=model_file.name
+        )
         async for event in events:
             if isinstance(event, Finished):
                 return event.analysis

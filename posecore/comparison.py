@@ -234,8 +234,10 @@ async def compare_sources(
         with part_errors(part):
             return ComparedVideo.from_analysis(await analyse(source, analysis_options))
 
-    tasks = [asyncio.ensure_future(side(part, source)) for part, source in
-             (("reference", reference), ("performance", performance))]
+    tasks = [
+        asyncio.ensure_future(side(part, source))
+        for part, source in (("reference", reference), ("performance", performance))
+    ]
     try:
         reference_video, performance_video = await asyncio.gather(*tasks)
     finally:

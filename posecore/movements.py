@@ -58,10 +58,13 @@ def detect_jumps(track: Track, *, frame_duration_s: float, width: int, height: i
     usable = visibility >= MIN_VISIBILITY
     foot = np.where(usable, px[:, FEET, 1].max(axis=1), np.nan)  # lowest point (y down)
     hip = np.where(usable, px[:, [L_HIP, R_HIP], 1].mean(axis=1), np.nan)
-    leg = sum(
-        np.linalg.norm(px[:, a] - px[:, b], axis=1)
-        for a, b in ((L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE))
-    ) / 2
+    leg = (
+        sum(
+            np.linalg.norm(px[:, a] - px[:, b], axis=1)
+            for a, b in ((L_HIP, L_KNEE), (L_KNEE, L_ANKLE), (R_HIP, R_KNEE), (R_KNEE, R_ANKLE))
+        )
+        / 2
+    )
     leg = np.where(usable, leg, np.nan)
     times = np.asarray(track.times_s, dtype=np.float64)
     scale = _rolling_percentile(leg, times, frame_duration_s, 50)
@@ -113,9 +116,7 @@ def detect_turns(track: Track, *, frame_duration_s: float) -> list[PoseSegment]:
     return segments
 
 
-def _rolling_percentile(
-    values: np.ndarray, times: np.ndarray, frame_duration_s: float, q: float
-) -> np.ndarray:
+def _rolling_percentile(values: np.ndarray, times: np.ndarray, frame_duration_s: float, q: float) -> np.ndarray:
     """Percentile ``q`` of the values within +-BASELINE_S/2 of each row, ignoring NaN.
 
     Rows are placed on the frame grid first, so unseen frames and the track's ends

@@ -38,20 +38,24 @@ class AnalysisOptions(BaseModel):
         None, gt=0, le=MAX_SAMPLE_FPS, description="Frames per second to analyse (default: every frame)."
     )
     max_people: MaxPeople = Field(
-        1, description=f"People to track, 1-{MAX_PEOPLE}, or 'auto': everyone found, up to {MAX_PEOPLE}. "
-        "Above 1, people are looked for on tiles of the frame every 0.5 s and each is followed in a crop."
+        1,
+        description=f"People to track, 1-{MAX_PEOPLE}, or 'auto': everyone found, up to {MAX_PEOPLE}. "
+        "Above 1, people are looked for on tiles of the frame every 0.5 s and each is followed in a crop.",
     )
     include_landmarks: bool = Field(False, description="Add the per-frame landmarks and joint angles.")
     min_pose_duration_s: float = Field(0.2, ge=0, le=60, description="Shortest pose segment reported, seconds.")
     min_confidence: float = Field(
-        0.5, ge=0, le=1,
+        0.5,
+        ge=0,
+        le=1,
         description="Confidence floor, 0-1: frames matching a pose less well are left unlabelled (a transition), "
         "and no pose segment below it is reported.",
     )
     min_dancer_s: float = Field(
-        1.0, ge=0, le=60,
-        description="A person seen for less than this many seconds is joined to the dancer they continue, "
-        "or dropped.",
+        1.0,
+        ge=0,
+        le=60,
+        description="A person seen for less than this many seconds is joined to the dancer they continue, or dropped.",
     )
     smoothing: bool = Field(True, description="One-Euro jitter filter on the landmarks.")
     include_thumbnails: bool = Field(False, description="Add a small JPEG of each key pose.")

@@ -106,8 +106,9 @@ def write_overlay(
     width, height = info.width // 2 * 2, info.height // 2 * 2
     encoder = encoder_name()
     with av.open(str(out_path), "w", format=CONTAINERS[out_path.suffix.lower()]) as out:
-        stream = cast(av.video.stream.VideoStream,
-                      out.add_stream(encoder, rate=Fraction(info.fps).limit_denominator(1001)))
+        stream = cast(
+            av.video.stream.VideoStream, out.add_stream(encoder, rate=Fraction(info.fps).limit_denominator(1001))
+        )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = _CLOCK
         for done, frame in enumerate(iter_frames(source, info), start=1):

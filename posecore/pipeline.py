@@ -121,7 +121,9 @@ def assemble(
     aspect = info.width / info.height
     tracked = clean_tracks(
         build_tracks(detections, aspect=aspect),
-        min_dancer_s=options.min_dancer_s, max_people=people_cap(options.max_people), aspect=aspect,
+        min_dancer_s=options.min_dancer_s,
+        max_people=people_cap(options.max_people),
+        aspect=aspect,
         analysed_s=len(detections) * options.frame_step_s(info.fps),
     )
     tracks = [smooth_track(t, smoothing) for t in tracked]
@@ -141,7 +143,8 @@ def assemble(
     ]
     thumbnails = [
         frame_thumbnails(plan.source, info, d.track, [p.best_row for p in d.key_poses])
-        if options.include_thumbnails else {}
+        if options.include_thumbnails
+        else {}
         for d in dancers
     ]
     result = AnalysisResult(
@@ -236,8 +239,12 @@ def analyze_video(
 
     async def run() -> Analysis:
         events = run_pipeline(
-            source, options, local_detect(model_file), library=library or PoseLibrary.default(),
-            model=model_file.name, limits=limits,
+            source,
+            options,
+            local_detect(model_file),
+            library=library or PoseLibrary.default(),
+            model=model_file.name,
+            limits=limits,
         )
         async for event in events:
             if isinstance(event, Finished):

@@ -211,9 +211,7 @@ class PoseLibrary:
         labels: np.ndarray = np.full(n, None, dtype=object)
         scores = np.zeros(n)
         if self.poses:
-            table = np.stack(
-                [p.score(angles, confidences, self.min_visibility, speeds) for p in self.poses.values()]
-            )
+            table = np.stack([p.score(angles, confidences, self.min_visibility, speeds) for p in self.poses.values()])
             best = np.argmax(table, axis=0)  # first maximum = highest precedence on ties
             scores = table[best, np.arange(n)]
             names = np.array(self.names, dtype=object)
@@ -374,15 +372,15 @@ def _parse_pose(name: Any, spec: Any) -> Pose:
         where = f"rules[{i}]" if isinstance(rules, list) else "rules"
         if not isinstance(alternative, Mapping) or not alternative:
             raise fail(where, "must be a non-empty mapping of measure name to [low, high]")
-        parsed.append(MappingProxyType(
-            {k: _parse_range(k, v, f"{where}.{_short(str(k), _SHORT_REPR)}", fail) for k, v in alternative.items()}
-        ))
+        parsed.append(
+            MappingProxyType(
+                {k: _parse_range(k, v, f"{where}.{_short(str(k), _SHORT_REPR)}", fail) for k, v in alternative.items()}
+            )
+        )
     return Pose(name, description, priority, tolerance, tuple(parsed), _parse_still(spec.get("still", {}), fail))
 
 
-def _parse_still(
-    value: Any, fail: Callable[[str, str], PoseLibraryError]
-) -> Mapping[str, float]:
+def _parse_still(value: Any, fail: Callable[[str, str], PoseLibraryError]) -> Mapping[str, float]:
     """``still``: body part (``stillness.PARTS``) -> highest speed in torso lengths per second."""
     if not isinstance(value, Mapping):
         raise fail("still", f"must be a mapping of body part ({', '.join(PARTS)}) to a speed, got {_describe(value)}")
@@ -394,9 +392,7 @@ def _parse_still(
     return MappingProxyType({str(k): float(v) for k, v in value.items()})
 
 
-def _parse_range(
-    measure: Any, value: Any, field: str, fail: Callable[[str, str], PoseLibraryError]
-) -> Range:
+def _parse_range(measure: Any, value: Any, field: str, fail: Callable[[str, str], PoseLibraryError]) -> Range:
     if measure not in ANGLES:
         raise fail(field, f"unknown measure (known: {', '.join(ANGLES)})")
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(map(_is_number, value)):

@@ -26,7 +26,8 @@ STILL_SMOOTH_S = 0.1
 def part_speeds(track: Track, width: int, height: int, *, frame_duration_s: float) -> dict[str, np.ndarray]:
     """Per part of ``PARTS``: (n,) speed in torso lengths per second, NaN where unknown."""
     return {
-        part: body_speed(track, width, height, frame_duration_s=frame_duration_s, smooth_s=STILL_SMOOTH_S,
-                         joints=joints)
+        part: body_speed(
+            track, width, height, frame_duration_s=frame_duration_s, smooth_s=STILL_SMOOTH_S, joints=joints
+        )
         for part, joints in PARTS.items()
     }

@@ -129,9 +129,7 @@ def label_segments(
         for a, b in runs(smoothed):
             r = rows[a:b]
             own = label_array[r] == smoothed[a]  # absorbed flicker frames score 0
-            spans.append(
-                _Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum()), r.tolist())
-            )
+            spans.append(_Span(smoothed[a], times[r[0]], times[r[-1]], b - a, float(scores[r][own].sum()), r.tolist()))
     merged: list[_Span] = []
     for span in spans:
         if span.last_s - span.first_s + frame_duration_s < min_pose_duration_s - _EPS:
@@ -148,7 +146,11 @@ def label_segments(
     facing = np.asarray(facings, dtype=object) if facings is not None else None
     return [
         make_segment(
-            s.name, s.first_s, s.last_s + frame_duration_s, s.frames, s.score_sum / s.frames,
+            s.name,
+            s.first_s,
+            s.last_s + frame_duration_s,
+            s.frames,
+            s.score_sum / s.frames,
             _commonest(facing[s.rows]) if facing is not None else None,
         )
         for s in merged

@@ -181,8 +181,9 @@ def probe(source: Source, limits: VideoLimits = VideoLimits()) -> VideoInfo:
         fps = average_rate
     # A burst shorter than a second at the limit is cheap, whatever its rate.
     if n > limits.max_fps and fps > limits.max_fps:
-        raise TooManyFrames(f"The video has {n} frames in {span:.3f} s ({fps:.0f} frames/s); "
-                            f"the limit is {limits.max_fps:g} frames/s.")
+        raise TooManyFrames(
+            f"The video has {n} frames in {span:.3f} s ({fps:.0f} frames/s); the limit is {limits.max_fps:g} frames/s."
+        )
     duration_s = span + _last_frame_duration(frame_times, durations[-1] * float(time_base), fps)
 
     _check_pixels(width, height, limits)

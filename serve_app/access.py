@@ -19,24 +19,43 @@ class AccessSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    api_key_file: str | None = Field(None, description="Absolute path of a file of API keys, one a line, "
-                                     "on every node; set, /analyze* and /compare* need `Authorization: Bearer <key>`.")
+    api_key_file: str | None = Field(
+        None,
+        description="Absolute path of a file of API keys, one a line, "
+        "on every node; set, /analyze* and /compare* need `Authorization: Bearer <key>`.",
+    )
     rate_limit_per_minute: float = Field(0, ge=0, description="Analysis requests per minute per client; 0: no limit.")
     rate_limit_burst: int = Field(10, ge=1, description="Requests a client may send at once before the rate applies.")
-    max_concurrent_uploads: int = Field(32, ge=1, description="Analyses in progress per ingress replica; beyond: "
-                                        "503. Keep it below the ingress's max_ongoing_requests.")
+    max_concurrent_uploads: int = Field(
+        32,
+        ge=1,
+        description="Analyses in progress per ingress replica; beyond: "
+        "503. Keep it below the ingress's max_ongoing_requests.",
+    )
     # Half the slots: one client (an app's backend behind one key is one client) cannot take them all.
-    max_concurrent_per_client: int = Field(16, ge=0, description="Analyses in progress per client (API key, else "
-                                           "address) per ingress replica; beyond: 429. 0: no limit.")
-    max_upload_bytes_in_flight: int = Field(1024**3, ge=0, description="Bytes of uploads in flight (by "
-                                            "Content-Length; without one, the largest upload) beyond which new "
-                                            "analyses get a 503: bounds the ingress's memory. 0: no limit.")
-    upload_min_bytes_per_s: float = Field(32 * 1024, ge=0, description="Minimum upload rate over each window, "
-                                          "after the grace period; below: 408. 0: no rate rule.")
+    max_concurrent_per_client: int = Field(
+        16,
+        ge=0,
+        description="Analyses in progress per client (API key, else "
+        "address) per ingress replica; beyond: 429. 0: no limit.",
+    )
+    max_upload_bytes_in_flight: int = Field(
+        1024**3,
+        ge=0,
+        description="Bytes of uploads in flight (by "
+        "Content-Length; without one, the largest upload) beyond which new "
+        "analyses get a 503: bounds the ingress's memory. 0: no limit.",
+    )
+    upload_min_bytes_per_s: float = Field(
+        32 * 1024,
+        ge=0,
+        description="Minimum upload rate over each window, after the grace period; below: 408. 0: no rate rule.",
+    )
     upload_rate_window_s: float = Field(10.0, gt=0, description="Window the minimum upload rate is averaged over.")
     upload_rate_grace_s: float = Field(10.0, ge=0, description="Time before the minimum upload rate applies.")
-    cors_allowed_origins: tuple[str, ...] = Field((), description="Origins (scheme://host[:port]) browsers may "
-                                                  "call from, or ['*']; empty: no CORS.")
+    cors_allowed_origins: tuple[str, ...] = Field(
+        (), description="Origins (scheme://host[:port]) browsers may call from, or ['*']; empty: no CORS."
+    )
 
     @field_validator("api_key_file")
     @classmethod
@@ -61,5 +80,5 @@ def is_analysis_request(scope: Scope) -> bool:
     path = scope["path"]
     root = scope.get("root_path", "")
     if root and path.startswith(root):
-        path = path[len(root):]
+        path = path[len(root) :]
     return path.startswith(ANALYSIS_PREFIXES)

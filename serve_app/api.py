@@ -27,8 +27,11 @@ PAGE_POLICY = (
     "media-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 # By suffix: the system's MIME table may say application/javascript (or nothing).
-PAGE_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-              ".html": "text/html; charset=utf-8"}
+PAGE_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
 
 app = FastAPI(
     title="Dance pose analysis",
@@ -58,7 +61,7 @@ class PageFiles(StaticFiles):
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Content-Security-Policy"] = PAGE_POLICY
         response.headers["Cache-Control"] = "no-cache"  # revalidate (cheap: ETag) so edits show on reload
-        suffix = str(full_path)[str(full_path).rfind("."):]
+        suffix = str(full_path)[str(full_path).rfind(".") :]
         if suffix in PAGE_TYPES:
             response.headers["Content-Type"] = PAGE_TYPES[suffix]
         return response

@@ -37,8 +37,9 @@ def read_keys(path: Path) -> list[bytes]:
             continue
         # Header-safe (visible ASCII, no spaces) and long enough to resist guessing.
         if len(key) < MIN_KEY_LENGTH or not key.isascii() or not key.isprintable() or " " in key:
-            raise ApiKeyFileError(f"{path} line {number}: a key must be at least {MIN_KEY_LENGTH} "
-                                  "visible ASCII characters without spaces")
+            raise ApiKeyFileError(
+                f"{path} line {number}: a key must be at least {MIN_KEY_LENGTH} visible ASCII characters without spaces"
+            )
         keys.append(key.encode())
     if not keys:
         raise ApiKeyFileError(f"the API key file {path} holds no key")

@@ -46,8 +46,15 @@ class ConcurrencyLimit:
     (or its client goes away), so a slow upload holds one too. ``max_per_client`` and
     ``max_bytes_in_flight`` 0: no such limit."""
 
-    def __init__(self, app: ASGIApp, max_requests: int, on_reject: Callable[[str], None],
-                 max_per_client: int = 0, max_bytes_in_flight: int = 0, max_upload_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_requests: int,
+        on_reject: Callable[[str], None],
+        max_per_client: int = 0,
+        max_bytes_in_flight: int = 0,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_requests = max_requests
         self.on_reject = on_reject

@@ -29,6 +29,9 @@ class Cors(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code == 200:
             return response
-        cors_headers = {name: value for name, value in response.headers.items()
-                        if name.startswith("access-control-") or name == "vary"}
+        cors_headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.startswith("access-control-") or name == "vary"
+        }
         return error_response("cors_rejected", bytes(response.body).decode(), headers=cors_headers)

@@ -63,10 +63,14 @@ _HTTP_CODE_STATUS = {code: status for status, code in HTTP_CODES.items()}
 # The forms' file parts: one missing (or text in its place) is a 400 that says what to send.
 FILE_PARTS = {
     "video": ("missing_video", 'send the video as multipart/form-data in the field "video"'),
-    "performance": ("missing_performance", 'send the performance video as multipart/form-data in the field '
-                    '"performance"'),
-    "reference": ("missing_reference", 'send the reference video as a file in the field "reference", or an '
-                  'earlier result in "reference_result"'),
+    "performance": (
+        "missing_performance",
+        'send the performance video as multipart/form-data in the field "performance"',
+    ),
+    "reference": (
+        "missing_reference",
+        'send the reference video as a file in the field "reference", or an earlier result in "reference_result"',
+    ),
 }
 RETRY_AFTER_S = 5  # for 503s: long enough for a replica to start or a queue to drain
 
@@ -84,10 +88,10 @@ class ErrorBody(BaseModel):
 
 def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """FastAPI ``responses=`` for these statuses, all with the error body (OpenAPI docs)."""
-    codes = {status: sorted(c for c, s in (STATUS_BY_CODE | _HTTP_CODE_STATUS).items() if s == status)
-             for status in statuses}
-    return {status: {"model": ErrorBody, "description": "Error: " + ", ".join(codes[status])}
-            for status in statuses}
+    codes = {
+        status: sorted(c for c, s in (STATUS_BY_CODE | _HTTP_CODE_STATUS).items() if s == status) for status in statuses
+    }
+    return {status: {"model": ErrorBody, "description": "Error: " + ", ".join(codes[status])} for status in statuses}
 
 
 class ApiError(Exception):

@@ -38,12 +38,21 @@ def install_middleware(app: FastAPI, args: AppArgs, on_reject: Callable[[str], N
     replica must not start open.
     """
     # add_middleware wraps what is there already: innermost first.
-    pace = UploadPace(idle_timeout_s=args.upload_idle_timeout_s, min_bytes_per_s=args.upload_min_bytes_per_s,
-                      window_s=args.upload_rate_window_s, grace_s=args.upload_rate_grace_s)
+    pace = UploadPace(
+        idle_timeout_s=args.upload_idle_timeout_s,
+        min_bytes_per_s=args.upload_min_bytes_per_s,
+        window_s=args.upload_rate_window_s,
+        grace_s=args.upload_rate_grace_s,
+    )
     app.add_middleware(UploadLimit, max_bytes=args.max_upload_bytes, pace=pace)
-    app.add_middleware(ConcurrencyLimit, max_requests=args.max_concurrent_uploads, on_reject=on_reject,
-                       max_per_client=args.max_concurrent_per_client,
-                       max_bytes_in_flight=args.max_upload_bytes_in_flight, max_upload_bytes=args.max_upload_bytes)
+    app.add_middleware(
+        ConcurrencyLimit,
+        max_requests=args.max_concurrent_uploads,
+        on_reject=on_reject,
+        max_per_client=args.max_concurrent_per_client,
+        max_bytes_in_flight=args.max_upload_bytes_in_flight,
+        max_upload_bytes=args.max_upload_bytes,
+    )
     if args.rate_limit_per_minute > 0:
         buckets = TokenBuckets(args.rate_limit_per_minute, args.rate_limit_burst)
         app.add_middleware(RateLimit, buckets=buckets, on_reject=on_reject)

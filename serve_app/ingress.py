@@ -93,8 +93,12 @@ class DanceAnalyzer:
         analysis = await self._analysis(self._run(video, options))
         return JSONResponse(analysis.result.to_dict())
 
-    @app.post("/compare", summary="Score a dance against a reference", response_model=ComparisonResult,
-              responses=ANALYZE_ERRORS)
+    @app.post(
+        "/compare",
+        summary="Score a dance against a reference",
+        response_model=ComparisonResult,
+        responses=ANALYZE_ERRORS,
+    )
     async def compare_upload(
         self, request: Request, form: Annotated[CompareForm, Form()], query: Annotated[CompareQuery, Query()]
     ) -> Response:
@@ -108,9 +112,13 @@ class DanceAnalyzer:
         "/analyze/stream",
         summary="Analyse a dance video, streaming progress",
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "object"}}},
-                          "description": "NDJSON events: progress..., then one result or error."},
-                   **ANALYZE_ERRORS},
+        responses={
+            200: {
+                "content": {"application/x-ndjson": {"schema": {"type": "object"}}},
+                "description": "NDJSON events: progress..., then one result or error.",
+            },
+            **ANALYZE_ERRORS,
+        },
     )
     async def analyze_upload_stream(
         self, request: Request, form: Annotated[UploadForm, Form()], query: Annotated[AnalysisOptions, Query()]
@@ -178,8 +186,9 @@ class DanceAnalyzer:
         Options: ``mirror`` ("auto", True, False), ``reference_dancer``, ``performance_dancer`` and those
         of ``AnalysisOptions`` (for both videos). Errors raise ``posecore`` errors, naming the part.
         """
-        result = await compare_sources(reference, performance, options,
-                                       lambda video, opts: self._analysis(self._run(video, opts)))
+        result = await compare_sources(
+            reference, performance, options, lambda video, opts: self._analysis(self._run(video, opts))
+        )
         return result.to_dict()
 
     # -- one analysis ---------------------------------------------------------------------
@@ -190,8 +199,9 @@ class DanceAnalyzer:
         """The pipeline's events for one analysis; each rejection is counted in the metrics."""
         try:
             parsed = options if isinstance(options, AnalysisOptions) else AnalysisOptions.parse(options)
-            events = run_pipeline(video, parsed, self.fanout.detect,
-                                  library=self.library, model=self.model_name, limits=self.args.limits)
+            events = run_pipeline(
+                video, parsed, self.fanout.detect, library=self.library, model=self.model_name, limits=self.args.limits
+            )
             async with aclosing(events):
                 async for event in events:
                     if isinstance(event, Finished):
@@ -215,7 +225,10 @@ class DanceAnalyzer:
         self.metrics.frames_analyzed.inc(result.analysis.frames_analyzed)
         logger.info(
             "analysed video",
-            extra={"video_duration_s": result.video.duration_s, "frame_count": result.video.frame_count,
-                   "frames_analyzed": result.analysis.frames_analyzed,
-                   "timings_s": {k: round(v, 4) for k, v in finished.timings_s.items()}},
+            extra={
+                "video_duration_s": result.video.duration_s,
+                "frame_count": result.video.frame_count,
+                "frames_analyzed": result.analysis.frames_analyzed,
+                "timings_s": {k: round(v, 4) for k, v in finished.timings_s.items()},
+            },
         )

@@ -12,9 +12,7 @@ class AnalyzerMetrics:
     """The ingress's metrics; created inside the replica, where Serve tags them."""
 
     def __init__(self) -> None:
-        self.frames_analyzed = Counter(
-            "dance_frames_analyzed", description="Video frames run through the pose model."
-        )
+        self.frames_analyzed = Counter("dance_frames_analyzed", description="Video frames run through the pose model.")
         self.stage_latency = Histogram(
             "dance_stage_latency_s",
             description="Latency of one request's stage: upload, probe, segments, aggregation.",
@@ -25,7 +23,8 @@ class AnalyzerMetrics:
             "dance_segments_in_flight", description="Segments sent to PoseWorker replicas, not yet back."
         )
         self.rejected = Counter(
-            "dance_rejected_requests", description="Requests answered with an error, by error code.",
+            "dance_rejected_requests",
+            description="Requests answered with an error, by error code.",
             tag_keys=("code",),
         )
 

@@ -77,8 +77,9 @@ class FormRequest(Request):
         if self._form is None and content_type == b"multipart/form-data":
             try:
                 async with aclosing(self.stream()) as stream:
-                    parser = ExtendedFilenameParser(self.headers, stream, max_files=max_files,
-                                                    max_fields=max_fields, max_part_size=max_part_size)
+                    parser = ExtendedFilenameParser(
+                        self.headers, stream, max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+                    )
                     self._form = await parser.parse()
             except MultiPartException as exc:  # as Starlette does
                 raise HTTPException(status_code=400, detail=exc.message) from exc

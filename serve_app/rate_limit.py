@@ -32,8 +32,13 @@ class Bucket:
 class TokenBuckets:
     """``rate_per_minute`` requests a minute per client, up to ``burst`` at once."""
 
-    def __init__(self, rate_per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        rate_per_minute: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self.rate_per_s = rate_per_minute / 60
         self.burst = burst
         self.clock = clock
@@ -80,8 +85,11 @@ class RateLimit:
             if wait_s > 0:
                 self.on_reject("rate_limited")
                 retry_after = max(1, math.ceil(wait_s))
-                response = error_response("rate_limited", f"too many requests; retry in {retry_after} s",
-                                          headers={"Retry-After": str(retry_after)})
+                response = error_response(
+                    "rate_limited",
+                    f"too many requests; retry in {retry_after} s",
+                    headers={"Retry-After": str(retry_after)},
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

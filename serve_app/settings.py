@@ -36,5 +36,9 @@ class AppArgs(AccessSettings, PlanConfig):
     @property
     def limits(self) -> VideoLimits:
         """What a video may be: checked by the pipeline's plan step."""
-        return VideoLimits(max_duration_s=self.max_duration_s, max_pixels=self.max_pixels,
-                           max_frames=self.max_frames, max_fps=self.max_fps)
+        return VideoLimits(
+            max_duration_s=self.max_duration_s,
+            max_pixels=self.max_pixels,
+            max_frames=self.max_frames,
+            max_fps=self.max_fps,
+        )

@@ -59,8 +59,9 @@ class UploadTooSlow(HTTPException):
     """Raised from ``receive`` when the body arrives slower than the minimum rate."""
 
     def __init__(self, pace: UploadPace) -> None:
-        super().__init__(408, f"the upload is too slow: under {pace.min_bytes_per_s / 1024:g} KB/s "
-                              f"over {pace.window_s:g} s")
+        super().__init__(
+            408, f"the upload is too slow: under {pace.min_bytes_per_s / 1024:g} KB/s over {pace.window_s:g} s"
+        )
 
 
 class MinimumRate:
@@ -96,8 +97,9 @@ class UploadLimit:
     sent without a length (chunked), 413 as soon as the bytes received pass it. 408 when
     the body stalls or arrives slower than ``pace`` allows."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, idle_timeout_s: float | None = None,
-                 pace: UploadPace | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, idle_timeout_s: float | None = None, pace: UploadPace | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         pace = pace or UploadPace()

@@ -99,7 +99,12 @@ class PoseWorker:
         return model
 
     def _detect(
-        self, data: np.ndarray, info: VideoInfo, indices: np.ndarray, warmup: int, model: GroupPoseModel,
+        self,
+        data: np.ndarray,
+        info: VideoInfo,
+        indices: np.ndarray,
+        warmup: int,
+        model: GroupPoseModel,
         stop: threading.Event,
     ) -> list[FrameDetections]:
         def between_frames(done: int) -> bool:

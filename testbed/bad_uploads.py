@@ -55,8 +55,23 @@ def zero_frame_video(container: str, codec: str) -> bytes:
     return buffer.getvalue()
 
 
-BAD_UPLOAD_NAMES = ["empty", "text", "random", "wav", "png", "jpeg", "truncated", "moov_cut", "audio_only",
-                    "zero_frames_avi", "zero_frames_mp4", "long", "two_hours", "huge", "8192x8192"]
+BAD_UPLOAD_NAMES = [
+    "empty",
+    "text",
+    "random",
+    "wav",
+    "png",
+    "jpeg",
+    "truncated",
+    "moov_cut",
+    "audio_only",
+    "zero_frames_avi",
+    "zero_frames_mp4",
+    "long",
+    "two_hours",
+    "huge",
+    "8192x8192",
+]
 
 
 def bad_uploads(tmp: Path) -> dict[str, BadUpload]:
@@ -78,12 +93,20 @@ def bad_uploads(tmp: Path) -> dict[str, BadUpload]:
         "zero_frames_avi": BadUpload(zero_frame_video("avi", "mpeg4"), 422, "no_frames"),
         # FFmpeg finds no stream at all in an mp4 without frames.
         "zero_frames_mp4": BadUpload(zero_frame_video("mp4", "libx264"), 415, "not_a_video"),
-        "long": BadUpload(write_video(tmp / "long.mp4", pattern_frames(32, 32, 32), fps=1).read_bytes(),
-                          413, "video_too_long"),
-        "two_hours": BadUpload(write_video(tmp / "2h.mp4", pattern_frames(1, 16, 16) * 7200, fps=1).read_bytes(),
-                               413, "video_too_long"),
-        "huge": BadUpload(write_video(tmp / "huge.mp4", [np.zeros((1088, 1928, 3), np.uint8)], fps=1).read_bytes(),
-                          413, "too_many_pixels"),
-        "8192x8192": BadUpload(write_video(tmp / "8k.mp4", [np.zeros((8192, 8192, 3), np.uint8)], fps=1).read_bytes(),
-                               413, "too_many_pixels"),
+        "long": BadUpload(
+            write_video(tmp / "long.mp4", pattern_frames(32, 32, 32), fps=1).read_bytes(), 413, "video_too_long"
+        ),
+        "two_hours": BadUpload(
+            write_video(tmp / "2h.mp4", pattern_frames(1, 16, 16) * 7200, fps=1).read_bytes(), 413, "video_too_long"
+        ),
+        "huge": BadUpload(
+            write_video(tmp / "huge.mp4", [np.zeros((1088, 1928, 3), np.uint8)], fps=1).read_bytes(),
+            413,
+            "too_many_pixels",
+        ),
+        "8192x8192": BadUpload(
+            write_video(tmp / "8k.mp4", [np.zeros((8192, 8192, 3), np.uint8)], fps=1).read_bytes(),
+            413,
+            "too_many_pixels",
+        ),
     }

@@ -85,8 +85,9 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str, inter
     raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
 
 
-def serve_config(http_port: int, args: dict | None = None, autoscaling: dict | None = None,
-                 user_config: dict | None = None) -> dict:
+def serve_config(
+    http_port: int, args: dict | None = None, autoscaling: dict | None = None, user_config: dict | None = None
+) -> dict:
     """serve_config.yaml with another port and, optionally, other args and autoscaling."""
     config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
     config["http_options"]["port"] = http_port
@@ -170,8 +171,15 @@ def rss_bytes(pid: int) -> int:
 
 def start_node(args: list[str], env: dict[str, str], temp_dir: Path, node_manager_port: int) -> LocalNode:
     """``ray start ARGS`` in a new process session; the node it leaves running."""
-    process = subprocess.Popen([str(BIN / "ray"), "start", *args], env=env, cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "ray"), "start", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     node = LocalNode(session=process.pid, temp_dir=temp_dir, node_manager_port=node_manager_port)
     try:
         _, stderr = process.communicate(timeout=180)
@@ -215,9 +223,20 @@ class ServeCluster:
         temp_dir = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
         port = free_port()
         env = dict(self.env, RAY_SERVE_WORKER_PROXY_HTTP_PORT=str(free_port()))
-        node = start_node([f"--address={self.address}", f"--num-cpus={num_cpus}", "--node-ip-address=127.0.0.1",
-                           f"--node-manager-port={port}", "--dashboard-agent-listen-port=0",
-                           f"--temp-dir={temp_dir}", "--disable-usage-stats"], env, temp_dir, port)
+        node = start_node(
+            [
+                f"--address={self.address}",
+                f"--num-cpus={num_cpus}",
+                "--node-ip-address=127.0.0.1",
+                f"--node-manager-port={port}",
+                "--dashboard-agent-listen-port=0",
+                f"--temp-dir={temp_dir}",
+                "--disable-usage-stats",
+            ],
+            env,
+            temp_dir,
+            port,
+        )
         self.nodes.append(node)
         return node
 
@@ -269,8 +288,9 @@ class ServeCluster:
 
 
 @contextmanager
-def local_cluster(num_cpus: int = 2, worker_nodes: Sequence[int] = (), env: dict[str, str] | None = None,
-                  **config: dict) -> Iterator[ServeCluster]:
+def local_cluster(
+    num_cpus: int = 2, worker_nodes: Sequence[int] = (), env: dict[str, str] | None = None, **config: dict
+) -> Iterator[ServeCluster]:
     """A head node with ``num_cpus`` and the app deployed (``config``: see serve_config).
 
     ``worker_nodes``: the CPUs of each worker node to add. They join once the ingress
@@ -289,18 +309,39 @@ def local_cluster(num_cpus: int = 2, worker_nodes: Sequence[int] = (), env: dict
         PYTHONPATH=str(ROOT),
     )
     cluster = ServeCluster(
-        address=f"127.0.0.1:{gcs}", dashboard=f"http://127.0.0.1:{dashboard}", url=f"http://127.0.0.1:{http}",
-        metrics_url=f"http://127.0.0.1:{metrics}/metrics", temp_dir=temp_dir, env=env,
+        address=f"127.0.0.1:{gcs}",
+        dashboard=f"http://127.0.0.1:{dashboard}",
+        url=f"http://127.0.0.1:{http}",
+        metrics_url=f"http://127.0.0.1:{metrics}/metrics",
+        temp_dir=temp_dir,
+        env=env,
     )
     try:
-        cluster.nodes.append(start_node(
-            ["--head", f"--num-cpus={num_cpus}", f"--port={gcs}", "--node-ip-address=127.0.0.1",
-             f"--node-manager-port={node_manager}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-             f"--metrics-export-port={metrics}", f"--temp-dir={temp_dir}", "--disable-usage-stats"],
-            env, temp_dir, node_manager))
+        cluster.nodes.append(
+            start_node(
+                [
+                    "--head",
+                    f"--num-cpus={num_cpus}",
+                    f"--port={gcs}",
+                    "--node-ip-address=127.0.0.1",
+                    f"--node-manager-port={node_manager}",
+                    "--dashboard-host=127.0.0.1",
+                    f"--dashboard-port={dashboard}",
+                    f"--metrics-export-port={metrics}",
+                    f"--temp-dir={temp_dir}",
+                    "--disable-usage-stats",
+                ],
+                env,
+                temp_dir,
+                node_manager,
+            )
+        )
         token = {"Authorization": f"Bearer {env['RAY_AUTH_TOKEN']}"}
-        wait_for(lambda: httpx.get(f"{cluster.dashboard}/api/version", headers=token).status_code == 200,
-                 120, "the dashboard")
+        wait_for(
+            lambda: httpx.get(f"{cluster.dashboard}/api/version", headers=token).status_code == 200,
+            120,
+            "the dashboard",
+        )
         cluster.deploy(serve_config(http, **config), wait=not worker_nodes)
         if worker_nodes:
             wait_for(lambda: cluster.running("DanceAnalyzer") == 1, 180, "the ingress to run on the head")

@@ -616,7 +616,7 @@ function energyRow(dancer, duration, peak) {
   const middle = (point) => (point.t_s + Math.min(point.t_s + 1, duration)) / 2;
   const x = (t) => (PLOT.width * Math.max(0, Math.min(t, duration))) / duration;
   const y = (energy) => PLOT.bottom - ((PLOT.bottom - PLOT.top) * energy) / peak;
-  energyRuns(timeline).forEach((run) => {
+  seenRuns(timeline, "energy").forEach((run) => {
     let points = run.map((point) => [x(middle(point)), y(point.energy)]);
     if (points.length === 1) {
       // A lone second: a short flat stroke across it, so it shows.
@@ -653,12 +653,12 @@ function energyRow(dancer, duration, peak) {
   return row;
 }
 
-// Runs of consecutive seconds with a value (null: the dancer was not seen that second).
-function energyRuns(timeline) {
+// Runs of consecutive points whose `key` has a value (null: not seen then); the Compare tab uses it too.
+function seenRuns(timeline, key) {
   const runs = [];
   let run = [];
   timeline.forEach((point) => {
-    if (point.energy === null) {
+    if (point[key] === null) {
       if (run.length) runs.push(run);
       run = [];
     } else {

@@ -259,7 +259,7 @@ function buildScoreTimeline(result) {
     grid.setAttribute("y2", y(score));
     svg.append(grid);
   });
-  scoreRuns(result.timeline).forEach((run) => {
+  seenRuns(result.timeline, "score").forEach((run) => {
     const middle = (point) => Math.min(point.t_s + TIMELINE_STEP_S / 2, duration);
     let points = run.map((point) => [x(middle(point)), y(point.score)]);
     if (points.length === 1) {
@@ -296,22 +296,6 @@ function buildScoreTimeline(result) {
     tick.textContent = formatTime((duration * i) / 4);
     return tick;
   }));
-}
-
-// Runs of consecutive timeline points with a score (null: not seen then).
-function scoreRuns(timeline) {
-  const runs = [];
-  let run = [];
-  timeline.forEach((point) => {
-    if (point.score === null) {
-      if (run.length) runs.push(run);
-      run = [];
-    } else {
-      run.push(point);
-    }
-  });
-  if (run.length) runs.push(run);
-  return runs;
 }
 
 function buildWorstMoments(moments) {
