@@ -73,7 +73,7 @@ def model_only(frames: list[Frame], model_path: Path) -> tuple[int, float]:
 def end_to_end(video: Path, model_path: Path) -> tuple[int, float]:
     """The whole in-process analysis of every frame, as the CLI runs it."""
     started = time.perf_counter()
-    result = analyze_video(video, AnalysisOptions(max_people=1), model_path=model_path)
+    result = analyze_video(video, AnalysisOptions(max_people=1), model_path=model_path).result.to_dict()
     return result["analysis"]["frames_analyzed"], time.perf_counter() - started
 
 
