@@ -42,7 +42,7 @@ lint: setup
 test: model browser lint
 	$(PY) -m pytest
 
-# About 25 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 45 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
