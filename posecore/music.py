@@ -44,9 +44,9 @@ Why a small numpy implementation rather than librosa 0.11.0 (ISC). Measured on t
 Returns None (never raises for the audio: the video must still analyse) when there is no
 audio stream, the audio cannot be decoded, it is silent (RMS below -50 dBFS), it has no
 beat (noise: the envelope's autocorrelation at the chosen tempo below
-``MIN_PERIODICITY``), or fewer than ``MIN_BEATS`` beats are found. Downbeats are not
-estimated (nothing here to check them against credibly): ``downbeats_s`` is None and
-``to_dict`` omits it.
+``MIN_PERIODICITY``), or fewer than ``MIN_BEATS`` beats are found. The result is the
+contract's ``posecore.result.Music``. Downbeats are not estimated (nothing here to check
+them against credibly).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ import av.error
 import numpy as np
 
 from posecore.errors import NotAVideo, VideoError
+from posecore.result import Music
 from posecore.video import Source, open_container, video_stream
 
 log = logging.getLogger(__name__)
@@ -80,22 +81,6 @@ MIN_PERIODICITY = 0.1  # normalised autocorrelation at the beat period; white no
 MIN_BEATS = 4
 _MIN_SPAN, _MAX_SPAN = 4, 16  # beats between the two beats of a tempo estimate
 _BLOCK = 4096  # STFT frames per block: bounds memory on a long track
-
-
-@dataclass(frozen=True)
-class Music:
-    """The beat of a video's music, in the video's clock (seconds from the first video frame)."""
-
-    tempo_bpm: float
-    beats_s: list[float]  # rounded to 3 decimals
-    downbeats_s: list[float] | None = None  # not estimated yet
-
-    def to_dict(self) -> dict:
-        """Plain JSON types; ``downbeats_s`` only when estimated."""
-        out: dict = {"tempo_bpm": self.tempo_bpm, "beats_s": list(self.beats_s)}
-        if self.downbeats_s is not None:
-            out["downbeats_s"] = list(self.downbeats_s)
-        return out
 
 
 @dataclass(frozen=True)

@@ -203,8 +203,7 @@ async def run_pipeline(
 
 def find_music(plan: Plan) -> Music | None:
     """The beat of the video's audio track (None without audio or beat), on the video's clock."""
-    found = analyze_music(plan.source, max_duration_s=plan.info.duration_s)
-    return Music(tempo_bpm=found.tempo_bpm, beats_s=found.beats_s) if found else None
+    return analyze_music(plan.source, max_duration_s=plan.info.duration_s)
 
 
 def local_detect(model_file: Path) -> Detect:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from posecore import music
-from posecore.music import Music, analyze_music, track_music
+from posecore.music import analyze_music, track_music
+from posecore.result import Music
 from posecore.video import probe
 from testbed.media import AudioTrack, pattern_frames, write_video
 
@@ -141,13 +142,12 @@ def test_bad_input_never_raises(tmp_path: Path) -> None:
     assert track_music(np.zeros(10, np.float32)) is None
 
 
-def test_to_dict_has_plain_types_and_omits_missing_downbeats() -> None:
+def test_music_is_the_result_contract_with_plain_types() -> None:
     found = track_music(click_track(120.0, 10.0, music.SAMPLE_RATE)[0])
-    assert found is not None
-    out = found.to_dict()
+    assert isinstance(found, Music)
+    out = found.model_dump()
     assert set(out) == {"tempo_bpm", "beats_s"}
     assert isinstance(out["tempo_bpm"], float) and all(isinstance(b, float) for b in out["beats_s"])
-    assert Music(120.0, [0.5, 1.0], [0.5]).to_dict()["downbeats_s"] == [0.5]
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data (real dance videos) is absent")
