@@ -13,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from posecore.detection import detect_frames
-from posecore.group_landmarker import GroupPoseModel
-from posecore.landmarker import FrameDetections, native_stderr_discarded
+from posecore.landmarker import FrameDetections
 from posecore.model_bundle import cache_dir
-from posecore.pipeline import Batch, Detect, Plan
+from posecore.pipeline import Batch, Detect, Plan, local_detect
 
 
 def cache_path(video: Path, max_people: int, model_file: Path) -> Path:
@@ -55,20 +53,17 @@ def load(path: Path) -> list[FrameDetections]:
 
 
 def cached_detect(model_file: Path) -> Detect:
-    """The pipeline's detect step, replaying the cache when present, else running the model and caching."""
+    """The pipeline's in-process detect step, replaying the cache when present, else filling it."""
 
     async def detect(plan: Plan) -> AsyncGenerator[Batch, None]:
         path = cache_path(Path(str(plan.source)), plan.options.max_people, model_file)
         if path.is_file():
-            detections = load(path)
-        else:
-            model = GroupPoseModel(model_file, max_people=plan.options.max_people)  # as the pipeline does
-            try:
-                with native_stderr_discarded():
-                    detections = list(detect_frames(plan.source, plan.info, plan.indices, model))
-            finally:
-                model.close()
-            save(path, detections)
-        yield Batch(len(plan.indices), len(plan.indices), detections)
+            yield Batch(len(plan.indices), len(plan.indices), load(path))
+            return
+        found: list[FrameDetections] = []
+        async for batch in local_detect(model_file)(plan):
+            found.extend(batch.detections)
+            yield batch
+        save(path, found)
 
     return detect
