@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from posecore.cli_options import add_analysis_options, analysis_options, check_paths
 from posecore.compare_command import add_compare_parser, run_compare
 from posecore.errors import PoseCoreError
 from posecore.landmarker import native_stderr_discarded
-from posecore.options import MAX_PEOPLE, AnalysisOptions
+from posecore.options import AnalysisOptions
 from posecore.result import AnalysisResult
-
-DEFAULTS = AnalysisOptions()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,18 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="analyse a dance video, print the result JSON")
     analyze.add_argument("video", type=Path)
     analyze.add_argument("--json", type=Path, metavar="OUT", help="write the JSON here, not stdout")
-    analyze.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
-    analyze.add_argument(
-        "--max-people",
-        type=_max_people,
-        default=DEFAULTS.max_people,
-        metavar="N",
-        help=f"people to track, 1-{MAX_PEOPLE}, or 'auto' (everyone found, up to {MAX_PEOPLE})",
-    )
+    add_analysis_options(analyze)
     analyze.add_argument("--landmarks", action="store_true", help="include per-frame landmarks")
     analyze.add_argument("--poses", type=Path, metavar="FILE", help="JSON/YAML pose definitions to add")
-    analyze.add_argument("--min-pose-duration", type=float, default=DEFAULTS.min_pose_duration_s, metavar="S")
-    analyze.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
     analyze.add_argument(
         "--table",
         action=argparse.BooleanOptionalAction,
@@ -64,11 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_compare_parser(commands)
     return parser
-
-
-def _max_people(text: str) -> int | str:
-    """``--max-people``: a number, or "auto" (the options model checks the range)."""
-    return text if text == "auto" else int(text)
 
 
 class _ProgressBar:
@@ -97,20 +82,13 @@ def _analyze(args: argparse.Namespace) -> None:
 
     options = AnalysisOptions.parse(
         {
-            "sample_fps": args.sample_fps,
-            "max_people": args.max_people,
+            **analysis_options(args),
             "include_landmarks": args.landmarks or args.overlay is not None,  # the overlay is drawn from them
-            "min_pose_duration_s": args.min_pose_duration,
-            "smoothing": not args.no_smoothing,
             "include_thumbnails": args.thumbnails is not None,
         }
     )
     library = PoseLibrary.load(args.poses) if args.poses else PoseLibrary.default()
-    if not args.video.is_file():
-        raise PoseCoreError(f"no such file: {args.video}")
-    # A bad output path should fail now, not after the whole analysis.
-    if args.json and (args.json.is_dir() or not os.access(args.json.parent, os.W_OK)):
-        raise PoseCoreError(f"cannot write the result to {args.json}")
+    check_paths([args.video], args.json)  # a bad path should fail now, not after the whole analysis
     if args.overlay:
         check_overlay_path(args.overlay)
     if args.thumbnails and not (args.thumbnails.is_dir() and os.access(args.thumbnails, os.W_OK)):

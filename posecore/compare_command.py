@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from posecore.cli_options import add_analysis_options, analysis_options, check_paths
 from posecore.comparison import ComparisonResult, compare_sources, parse_result_json
-from posecore.errors import PoseCoreError
 from posecore.options import AnalysisOptions
 
 MIRROR_CHOICES = {"auto": "auto", "true": True, "false": False}
@@ -36,11 +35,7 @@ def add_compare_parser(commands: Any) -> None:
     )
     compare.add_argument("--reference-dancer", type=int, metavar="ID", help="default: the dancer seen most")
     compare.add_argument("--performance-dancer", type=int, metavar="ID", help="default: the dancer seen most")
-    compare.add_argument("--sample-fps", type=float, metavar="F", help="analyse F frames/s (default: all)")
-    compare.add_argument(
-        "--max-people", type=int, default=AnalysisOptions.model_fields["max_people"].default, metavar="N"
-    )
-    compare.add_argument("--no-smoothing", action="store_true", help="turn the jitter filter off")
+    add_analysis_options(compare)
     compare.add_argument(
         "--table",
         action=argparse.BooleanOptionalAction,
@@ -53,18 +48,12 @@ def run_compare(args: argparse.Namespace) -> None:
     """Run ``compare`` as parsed; posecore errors propagate (the CLI prints them in one line)."""
     from posecore.comparison_table import comparison_table
 
-    for path in (args.reference, args.performance):
-        if not path.is_file():
-            raise PoseCoreError(f"no such file: {path}")
-    if args.json and (args.json.is_dir() or not os.access(args.json.parent, os.W_OK)):
-        raise PoseCoreError(f"cannot write the result to {args.json}")
+    check_paths([args.reference, args.performance], args.json)
     options = {
         "mirror": MIRROR_CHOICES[args.mirror],
         "reference_dancer": args.reference_dancer,
         "performance_dancer": args.performance_dancer,
-        "sample_fps": args.sample_fps,
-        "max_people": args.max_people,
-        "smoothing": not args.no_smoothing,
+        **analysis_options(args),
     }
     is_result = args.reference.suffix.lower() == ".json"
     reference = parse_result_json(args.reference.read_bytes()) if is_result else args.reference

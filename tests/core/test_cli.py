@@ -66,11 +66,14 @@ def test_analyze_prints_the_result_json(files: Path) -> None:
 
 def test_json_option_writes_the_file_and_nothing_to_stdout(files: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.json"
-    done = run_cli("analyze", files / "person.mp4", "--json", out, "--landmarks", "--sample-fps", "15")
+    done = run_cli(
+        "analyze", files / "person.mp4", "--json", out, "--landmarks", "--sample-fps", "15", "--min-confidence", "0.7"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
     result = json.loads(out.read_text())
     assert result["analysis"]["frames_analyzed"] == N_FRAMES // 2  # the options reached the analysis
+    assert result["analysis"]["min_confidence"] == 0.7
     assert len(result["frames"]) == N_FRAMES // 2
 
 
@@ -144,6 +147,8 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], list], str]] = {
                                 "invalid_pose_library"),
     "json path is a directory": (lambda d: ["analyze", d / "person.mp4", "--json", d / "out_dir"],
                                  "out_dir"),
+    "confidence above 1": (lambda d: ["analyze", d / "person.mp4", "--min-confidence", "2"], "min_confidence"),
+    "compare with a missing video": (lambda d: ["compare", d / "person.mp4", d / "missing.mp4"], "no such file"),
     "not a number": (lambda d: ["analyze", d / "person.mp4", "--sample-fps", "abc"], "--sample-fps"),
     "no video argument": (lambda d: ["analyze"], "video"),
     "overlay not a video file": (lambda d: ["analyze", d / "person.mp4", "--overlay", d / "out.gif"], "out.gif"),
