@@ -33,7 +33,7 @@ are left out (they stay whatever pose or transition they were).
   plane) sweeps at least ``TURN_SWEEP_DEG`` in one direction while rotating fast
   (``TURN_MIN_SPEED`` on every frame of the run: a dance turn is quick and
   continuous), with the torso upright and seen well. A slow drift, a half turn to
-  face the back, a pause, or rolling on the floor (where the shoulder axis says
+  face the back, a pause, turning on the knees, or rolling on the floor (where the shoulder axis says
   nothing about a turn) are not turns. The segment covers the run of fast rotation
   only. A one-frame flip of the facing by ~180 degrees is MediaPipe swapping left
   and right, not a rotation, and is ignored (only detectable above ~8 analysed fps).
@@ -73,6 +73,7 @@ TURN_MIN_SPEED = 180.0  # deg/s on every frame of the turn (a 360-degree turn in
 TURN_SPEED_WINDOW_S = 0.2  # rotation speed is measured over this much time (jitter)
 TURN_MAX_LEAN = 45.0  # degrees from vertical: turns happen upright (on the floor the facing is meaningless)
 TURN_MIN_VISIBILITY = 0.7  # the torso's world landmarks must be seen well for their facing to be trusted
+KNEEL_KNEE_HEIGHT = 0.2  # the lower knee within this many leg lengths of the lower ankle: a knee on the floor
 MAX_TURN_SPEED = 1440.0  # deg/s (4 rev/s); faster steps are left/right swaps
 
 
@@ -88,6 +89,19 @@ def torso_lean(track: Track, width: int, height: int) -> np.ndarray:
     px = track.landmarks[..., :2].astype(np.float64) * [float(width), float(height)]
     up = px[:, [L_SHOULDER, R_SHOULDER]].mean(axis=1) - px[:, [L_HIP, R_HIP]].mean(axis=1)
     return np.degrees(np.arctan2(np.abs(up[:, 0]), -up[:, 1]))
+
+
+def kneeling(track: Track, width: int, height: int) -> np.ndarray:
+    """(n,) True where a knee is seen down at the level of the lower ankle (on the knees, not the feet)."""
+    px = track.landmarks[..., :2].astype(np.float64) * [float(width), float(height)]
+    seen = track.landmarks[:, LEGS, 3].min(axis=1) >= MIN_VISIBILITY
+    leg = np.maximum(
+        np.linalg.norm(px[:, L_HIP] - px[:, L_KNEE], axis=1) + np.linalg.norm(px[:, L_KNEE] - px[:, L_ANKLE], axis=1),
+        np.linalg.norm(px[:, R_HIP] - px[:, R_KNEE], axis=1) + np.linalg.norm(px[:, R_KNEE] - px[:, R_ANKLE], axis=1),
+    )
+    knee_up = px[:, [L_ANKLE, R_ANKLE], 1].max(axis=1) - px[:, [L_KNEE, R_KNEE], 1].max(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return seen & (knee_up < KNEEL_KNEE_HEIGHT * leg)
 
 
 def detect_jumps(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[PoseSegment]:
@@ -161,7 +175,7 @@ def facing_angle(world: np.ndarray) -> np.ndarray:
 def detect_turns(track: Track, *, frame_duration_s: float, width: int, height: int) -> list[PoseSegment]:
     """Segments where the upright torso rotates fast one way through at least ``TURN_SWEEP_DEG``."""
     visibility = track.landmarks[:, TORSO, 3].astype(np.float64).min(axis=1)
-    upright = torso_lean(track, width, height) <= TURN_MAX_LEAN
+    upright = (torso_lean(track, width, height) <= TURN_MAX_LEAN) & ~kneeling(track, width, height)
     ok = np.flatnonzero((visibility >= TURN_MIN_VISIBILITY) & upright)
     times = np.asarray(track.times_s, dtype=np.float64)[ok]
     facing, visibility = facing_angle(track.world[ok]), visibility[ok]

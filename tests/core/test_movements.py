@@ -197,6 +197,13 @@ def test_rolling_on_the_floor_is_not_a_turn() -> None:
     assert turns(yaws, torso_lean=80) == []
 
 
+def test_turning_on_the_knees_is_not_a_turn() -> None:
+    # Kneeling upright (shins flat on the floor behind) while the torso spins: not a dance turn.
+    yaws = np.r_[np.zeros(15), np.linspace(0, 360, seconds(1.0)), np.full(15, 360)]
+    assert len(turns(yaws)) == 1
+    assert turns(yaws, left_knee=90, right_knee=90) == []
+
+
 def test_a_one_frame_left_right_swap_is_not_a_turn() -> None:
     yaws = np.zeros(seconds(2))
     yaws[20] = 180  # MediaPipe briefly swaps the dancer's left and right
