@@ -333,7 +333,7 @@ def markdown(report: dict) -> str:
             f"{s['segments'].get('unknown', 0)} with no labelled frame inside)",
             f"- movement (jump, turn) segment precision: {_pct(s['movement_segment_precision'])} "
             f"({s['movement_segments'].get('right', 0)} right, {s['movement_segments'].get('wrong', 0)} wrong, "
-            f"{s['movement_segments'].get('unknown', 0)} unknown; posecore/movements.py, not changed here)",
+            f"{s['movement_segments'].get('unknown', 0)} unknown; posecore/movements.py)",
             f"- named poses: {_pct(s['named_predictions_right'])} of frame predictions right, "
             f"recall {_pct(s['named_recall'])}",
             f"- segments below confidence 0.5: {s['low_confidence_segments']}",

@@ -28,8 +28,13 @@ def jumps(poses: list) -> list[dict]:
     return [s.model_dump() for s in detect_jumps(track_of(poses), frame_duration_s=DT, width=WIDTH, height=HEIGHT)]
 
 
-def turns(yaws: np.ndarray) -> list[dict]:
-    return [s.model_dump() for s in detect_turns(track_of([skeleton(yaw=y) for y in yaws]), frame_duration_s=DT)]
+def turns(yaws: np.ndarray, **pose: float) -> list[dict]:
+    return [
+        s.model_dump()
+        for s in detect_turns(
+            track_of([skeleton(yaw=y, **pose) for y in yaws]), frame_duration_s=DT, width=WIDTH, height=HEIGHT
+        )
+    ]
 
 
 def test_a_jump_is_detected_once_with_plausible_times() -> None:
@@ -87,6 +92,54 @@ def test_hidden_feet_are_not_judged() -> None:
     assert jumps(still(1.0) + flight + still(1.0)) == []
 
 
+def zoomed(pose: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pose seen through a zoom about the top of the frame (image only: the body does not move)."""
+    image, world = pose
+    image = image.copy()
+    image[:, 0] = 0.5 + (image[:, 0] - 0.5) * factor
+    image[:, 1] *= factor
+    return image, world
+
+
+def test_a_quick_zoom_out_and_back_is_not_a_jump() -> None:
+    # The feet rise 0.15 of the frame height in 0.3 s and come back, the hips and the
+    # shoulders rise with them, like a jump; but the whole body shrank in the image.
+    zoom = [zoomed(skeleton(), 1 - 0.2 * np.sin(np.pi * i / 9)) for i in range(1, 9)]
+    assert jumps(still(1.0) + zoom + still(1.0)) == []
+
+
+def test_a_slow_lift_is_too_slow_for_a_flight() -> None:
+    # 15 cm up and down over 0.7 s: free flight that long would go ~60 cm high (camera tilt).
+    drift = [skeleton(rise=0.15 * np.sin(np.pi * i / 22)) for i in range(1, 22)]
+    assert jumps(still(1.0) + drift + still(1.0)) == []
+
+
+def test_a_rise_that_does_not_come_back_down_is_not_a_jump() -> None:
+    # The body moves up in the image and stays (the camera tilted down): no landing.
+    up = [skeleton(rise=0.2 * i / 4) for i in range(1, 5)]
+    assert jumps(still(1.0) + up + still(1.0, rise=0.2)) == []
+
+
+def test_legs_rising_without_the_shoulders_is_not_a_jump() -> None:
+    # Feet and hips go up (another dancer's legs taken for this one's), shoulders do not.
+    poses = []
+    for i in range(1, 9):
+        image, world = skeleton(rise=0.2 * np.sin(np.pi * i / 9))
+        image = image.copy()
+        image[:23, 1] = skeleton()[0][:23, 1]  # head, shoulders and arms stay where they were
+        poses.append((image, world))
+    assert jumps(still(1.0) + poses + still(1.0)) == []
+
+
+def test_feet_cut_off_by_the_frame_are_not_judged() -> None:
+    # The same jump filmed lower in the frame: the feet are below its bottom edge (MediaPipe guesses them).
+    flight = [skeleton(rise=0.15 * np.sin(np.pi * i / 9)) for i in range(1, 9)]
+    poses = still(1.0) + flight + still(1.0)
+    assert len(jumps(poses)) == 1
+    lowered = [(image + np.array([0, 0.06, 0, 0], dtype=np.float32), world) for image, world in poses]
+    assert jumps(lowered) == []
+
+
 def test_facing_angle_follows_the_yaw() -> None:
     world = np.stack([skeleton(yaw=y)[1] for y in (0, 30, 90, -60)])
     np.testing.assert_allclose(np.abs(facing_angle(world)), [0, 30, 90, 60], atol=1e-4)
@@ -102,8 +155,8 @@ def test_a_full_turn_is_a_turn() -> None:
 
 
 def test_turns_either_way_and_back_again_are_separate() -> None:
-    there = np.linspace(0, -270, seconds(1.0))
-    yaws = np.r_[np.zeros(15), there, np.full(15, -270), there[::-1], np.zeros(15)]
+    there = np.linspace(0, -360, seconds(1.0))
+    yaws = np.r_[np.zeros(15), there, np.full(15, -360), there[::-1], np.zeros(15)]
     found = turns(yaws)
     assert len(found) == 2
     assert found[0]["end_s"] <= found[1]["start_s"]
@@ -116,6 +169,39 @@ def test_a_ninety_degree_wiggle_is_not_a_turn() -> None:
 
 def test_a_slow_drift_is_not_a_turn() -> None:
     assert turns(np.linspace(0, 200, seconds(6))) == []
+
+
+def test_a_half_turn_to_face_the_back_is_not_a_turn() -> None:
+    yaws = np.r_[np.zeros(seconds(0.5)), np.linspace(0, 180, seconds(0.6)), np.full(seconds(0.5), 180)]
+    assert turns(yaws) == []
+
+
+def test_a_turn_covers_only_the_fast_rotation() -> None:
+    # A slow drift of 60 degrees over 1 s, then a quick full turn in 0.8 s.
+    yaws = np.r_[np.linspace(0, 60, seconds(1.0)), np.linspace(60, 420, seconds(0.8)), np.full(seconds(0.5), 420)]
+    [turn] = turns(yaws)
+    assert turn["start_s"] == pytest.approx(1.0, abs=0.15)
+    assert turn["end_s"] == pytest.approx(1.8, abs=0.15)
+
+
+def test_a_pause_splits_a_sweep_into_no_turn() -> None:
+    # Two quarter... half turns with a 0.5 s stop between: 360 degrees in all, never in one go.
+    half = np.linspace(0, 180, seconds(0.5))
+    yaws = np.r_[np.zeros(15), half, np.full(seconds(0.5), 180), 180 + half, np.full(15, 360)]
+    assert turns(yaws) == []
+
+
+def test_rolling_on_the_floor_is_not_a_turn() -> None:
+    # Lying on the side (torso horizontal in the image) while the shoulder axis spins.
+    yaws = np.r_[np.zeros(15), np.linspace(0, 360, seconds(1.0)), np.full(15, 360)]
+    assert turns(yaws, torso_lean=80) == []
+
+
+def test_turning_on_the_knees_is_not_a_turn() -> None:
+    # Kneeling upright (shins flat on the floor behind) while the torso spins: not a dance turn.
+    yaws = np.r_[np.zeros(15), np.linspace(0, 360, seconds(1.0)), np.full(15, 360)]
+    assert len(turns(yaws)) == 1
+    assert turns(yaws, left_knee=90, right_knee=90) == []
 
 
 def test_a_one_frame_left_right_swap_is_not_a_turn() -> None:
@@ -134,8 +220,11 @@ def test_movements_are_merged_in_time_order() -> None:
 
 
 @given(
-    rows=arrays(np.float64, st.tuples(st.integers(0, 20), st.integers(1, 31)),
-                elements=st.one_of(st.just(np.nan), st.floats(-1e6, 1e6))),
+    rows=arrays(
+        np.float64,
+        st.tuples(st.integers(0, 20), st.integers(1, 31)),
+        elements=st.one_of(st.just(np.nan), st.floats(-1e6, 1e6)),
+    ),
     q=st.floats(0, 100),
 )
 def test_row_percentile_matches_numpy(rows: np.ndarray, q: float) -> None:
