@@ -57,8 +57,10 @@ from posecore.tracking import build_tracks  # noqa: E402
 from posecore.video import iter_frames, probe, sample_indices  # noqa: E402
 
 # ../shared/data from the project's root (a git worktree one level deeper also finds it).
-DATA = next((p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
-            ROOT.parent / "shared" / "data")
+DATA = next(
+    (p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
 LABELS = ROOT / "benchmarks" / "labels"
 # Dancers in each group video, checked by eye on frames across each video.
 TRUE_PEOPLE = {"group_dance": 4, "group_3_office": 3, "group_3_studio": 3, "duo_studio": 2}
@@ -145,8 +147,17 @@ def matched_dancers(hips: np.ndarray, boxes: list[Box]) -> int:
     return matched
 
 
-def score_video(video: str, kind: str, model_path: Path, max_people: MaxPeople, every: int,
-                find_every_s: float, tiling: Tiling, labels_dir: Path = LABELS, draw: Path | None = None) -> VideoScore:
+def score_video(
+    video: str,
+    kind: str,
+    model_path: Path,
+    max_people: MaxPeople,
+    every: int,
+    find_every_s: float,
+    tiling: Tiling,
+    labels_dir: Path = LABELS,
+    draw: Path | None = None,
+) -> VideoScore:
     path = DATA / f"{video}.mp4"
     info = probe(path)
     indices = sample_indices(info, None)[::every]
@@ -181,16 +192,26 @@ def score_video(video: str, kind: str, model_path: Path, max_people: MaxPeople, 
     aspect = info.width / info.height
     tracks = build_tracks(detections, aspect=aspect)
     elapsed += time.perf_counter() - started
-    dancers = clean_tracks(tracks, min_dancer_s=AnalysisOptions().min_dancer_s, max_people=people_cap(max_people),
-                           aspect=aspect, analysed_s=len(detections) / info.fps * every)
+    dancers = clean_tracks(
+        tracks,
+        min_dancer_s=AnalysisOptions().min_dancer_s,
+        max_people=people_cap(max_people),
+        aspect=aspect,
+        analysed_s=len(detections) / info.fps * every,
+    )
     if draw is not None:
         save_drawing(draw / f"{video}_{kind}.png", drawn, tracks)
     return VideoScore(
-        video=video, detector=f"{kind} max_people={max_people}", frames=len(detections),
-        scored_frames=len(true_counts), true_people=TRUE_PEOPLE[video],
+        video=video,
+        detector=f"{kind} max_people={max_people}",
+        frames=len(detections),
+        scored_frames=len(true_counts),
+        true_people=TRUE_PEOPLE[video],
         recall=round(sum(correct) / max(sum(true_counts), 1), 3),
         precision=round(sum(correct) / max(sum(found), 1), 3),
-        ids=len(tracks), ids_10_frames=sum(len(t) >= 10 for t in tracks), dancers=len(dancers),
+        ids=len(tracks),
+        ids_10_frames=sum(len(t) >= 10 for t in tracks),
+        dancers=len(dancers),
         frames_per_s=round(len(detections) / elapsed, 1),
         precision_from="boxes" if labels is not None else "counts",
     )
@@ -200,10 +221,32 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
     """The drawn frames side by side, skeletons coloured and numbered by track id."""
     import cv2
 
-    edges = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25),
-             (25, 27), (24, 26), (26, 28)]
-    colours = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-               (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+    edges = [
+        (11, 12),
+        (11, 13),
+        (13, 15),
+        (12, 14),
+        (14, 16),
+        (11, 23),
+        (12, 24),
+        (23, 24),
+        (23, 25),
+        (25, 27),
+        (24, 26),
+        (26, 28),
+    ]
+    colours = [
+        (230, 25, 75),
+        (60, 180, 75),
+        (255, 225, 25),
+        (0, 130, 200),
+        (245, 130, 48),
+        (145, 30, 180),
+        (70, 240, 240),
+        (240, 50, 230),
+        (210, 245, 60),
+        (250, 190, 212),
+    ]
     owner = {(int(i), round(float(lm[0, 0]), 5)): t.id for t in tracks for i, lm in zip(t.frame_indices, t.landmarks)}
     panels = []
     for image, det in drawn:
@@ -215,8 +258,9 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
             points = (person[:, :2] * (width, height)).astype(int)
             for a, b in edges:
                 cv2.line(canvas, tuple(map(int, points[a])), tuple(map(int, points[b])), colour, 3)
-            cv2.putText(canvas, str(track_id), tuple(map(int, points[0] - (0, 25))), cv2.FONT_HERSHEY_SIMPLEX,
-                        1.5, colour, 4)
+            cv2.putText(
+                canvas, str(track_id), tuple(map(int, points[0] - (0, 25))), cv2.FONT_HERSHEY_SIMPLEX, 1.5, colour, 4
+            )
         panels.append(cv2.resize(canvas, (int(width * 480 / height), 480)))
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
@@ -231,12 +275,18 @@ def markdown(report: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in report["videos"]:
-        lines.append(f"| {s['video']} | {s['true_people']} | {s['frames']} ({s['scored_frames']}) | {s['recall']} | "
-                     f"{s['precision']} | {s['ids']} ({s['ids_10_frames']}) | {s['dancers']} | {s['frames_per_s']} |")
-    lines += ["", "recall / precision: on the labelled frames of benchmarks/labels/people_<video>.csv (hip centre in "
-              "a true dancer's box). ids: tracks of build_tracks; dancers: after clean_tracks, as the analysis "
-              "reports them. frames/s: detection + tracking, decoded frames, one process (load-dependent).",
-              "The approaches tried and the history: groups_approaches.md.", ""]
+        lines.append(
+            f"| {s['video']} | {s['true_people']} | {s['frames']} ({s['scored_frames']}) | {s['recall']} | "
+            f"{s['precision']} | {s['ids']} ({s['ids_10_frames']}) | {s['dancers']} | {s['frames_per_s']} |"
+        )
+    lines += [
+        "",
+        "recall / precision: on the labelled frames of benchmarks/labels/people_<video>.csv (hip centre in "
+        "a true dancer's box). ids: tracks of build_tracks; dancers: after clean_tracks, as the analysis "
+        "reports them. frames/s: detection + tracking, decoded frames, one process (load-dependent).",
+        "The approaches tried and the history: groups_approaches.md.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -258,18 +308,42 @@ def main() -> None:
     args = parser.parse_args()
     model_path = locate_model()
     tiling = Tiling(scales=tuple(args.tile_scales))
-    report = new_report("groups.py", detector=f"{args.detector} max_people={args.max_people}", every=args.every,
-                        find_every_s=args.find_every_s, tile_scales=args.tile_scales, videos=[])
+    report = new_report(
+        "groups.py",
+        detector=f"{args.detector} max_people={args.max_people}",
+        every=args.every,
+        find_every_s=args.find_every_s,
+        tile_scales=args.tile_scales,
+        videos=[],
+    )
     with native_stderr_discarded():
         for video in args.videos:
-            score = score_video(video, args.detector, model_path, args.max_people, args.every,
-                                args.find_every_s, tiling, args.labels, args.draw)
+            score = score_video(
+                video,
+                args.detector,
+                model_path,
+                args.max_people,
+                args.every,
+                args.find_every_s,
+                tiling,
+                args.labels,
+                args.draw,
+            )
             print(json.dumps(asdict(score)), flush=True)
             report["videos"].append(asdict(score))
             if args.json:
                 with args.json.open("a") as f:
-                    f.write(json.dumps({**asdict(score), "every": args.every, "find_every_s": args.find_every_s,
-                                        "tile_scales": args.tile_scales}) + "\n")
+                    f.write(
+                        json.dumps(
+                            {
+                                **asdict(score),
+                                "every": args.every,
+                                "find_every_s": args.find_every_s,
+                                "tile_scales": args.tile_scales,
+                            }
+                        )
+                        + "\n"
+                    )
     if set(args.videos) == set(TRUE_PEOPLE):
         write("groups", report, markdown(report))
 

@@ -46,7 +46,9 @@ def in_process(video: Path, max_people: int, model_path: Path) -> tuple[int, flo
 def service(client: httpx.Client, video: Path, max_people: int) -> tuple[int, float]:
     """Frames analysed and seconds for one POST /analyze, upload included."""
     started = time.perf_counter()
-    response = client.post("/analyze", files={"video": (video.name, video.read_bytes())}, params={"max_people": max_people})
+    response = client.post(
+        "/analyze", files={"video": (video.name, video.read_bytes())}, params={"max_people": max_people}
+    )
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return response.json()["analysis"]["frames_analyzed"], elapsed
@@ -69,10 +71,16 @@ def markdown(report: dict) -> str:
         "|---|---:|---:|---:|---|",
     ]
     for row in report["rows"]:
-        lines.append(f"| {row['where']} | {row['max_people']} | {row['frames']} | **{row['frames_per_s']}** | "
-                     f"{', '.join(map(str, row['seconds']))} |")
-    lines += ["", "single process: analyze_video, wall time (model load included). service: POST /analyze on a "
-              "local Ray cluster, client wall time (upload included).", ""]
+        lines.append(
+            f"| {row['where']} | {row['max_people']} | {row['frames']} | **{row['frames_per_s']}** | "
+            f"{', '.join(map(str, row['seconds']))} |"
+        )
+    lines += [
+        "",
+        "single process: analyze_video, wall time (model load included). service: POST /analyze on a "
+        "local Ray cluster, client wall time (upload included).",
+        "",
+    ]
     return "\n".join(lines)
 
 
