@@ -64,10 +64,6 @@ BOX_VISIBILITY = 0.3
 SIZE_SMOOTHING = 0.3
 # A slot whose person's torso is seen less than this is lost (it drifted off the person).
 MIN_TORSO_VISIBILITY = 0.4
-# A new slot whose crop shows a more prominent neighbour follows the neighbour; it is tried
-# again on a crop this many torso lengths wide, centred on the person's torso.
-NARROW_CROP_TORSOS = 2.0
-TORSO = [11, 12, 23, 24]
 
 
 @dataclass(eq=False)
@@ -100,15 +96,6 @@ class _Slot:
                 self.size[1] + smoothing * (size[1] - self.size[1]),
             )
         self.size = size
-
-    def aim_at_torso(self, landmarks: np.ndarray, width: int, height: int) -> None:
-        """Centre the next crop on the torso of ``landmarks``, only ``NARROW_CROP_TORSOS`` torso
-        lengths wide: outstretched arms are left out, and so are the neighbours they reach to."""
-        self.aim(landmarks, width, height, smoothing=1.0)
-        torso = landmarks[TORSO, :2] * (width, height)
-        torso_px = float(np.linalg.norm(torso[:2].mean(axis=0) - torso[2:].mean(axis=0)))
-        self.centre = (float(torso[:, 0].mean()), self.centre[1])
-        self.size = (max(NARROW_CROP_TORSOS * torso_px, MIN_CROP_PX), self.size[1])
 
     def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
         """The crop (x0, y0, x1, y1) in pixels: the box around the person, shifted and
@@ -224,34 +211,14 @@ class GroupPoseModel:
         height, width = image.shape[:2]
         found = self._finder.find(image, kept=[s.landmarks for s in self._slots])
         for person in found[: self.cap - len(self._slots)]:
-            slot = self._start_following(person, image, t_ms)
-            if slot is not None and not any(
+            slot = _Slot(landmarker=self._fresh_landmarker(t_ms))
+            slot.aim(person, width, height, smoothing=1.0)
+            if self._follow(slot, image, t_ms) and not any(
                 same_person(slot.landmarks, s.landmarks, width / height) for s in self._slots
             ):
                 self._slots.append(slot)
-            elif slot is not None:
+            else:
                 self._free.append((slot.landmarker, t_ms))
-
-    def _start_following(self, person: np.ndarray, image: np.ndarray, t_ms: int) -> _Slot | None:
-        """A slot following ``person`` (found on a tile) from this frame on, or None if its crop
-        shows nobody. If the crop's landmarker picks a neighbour, a narrow crop is tried too; the
-        neighbour is kept only if that fails (it may be a person not followed yet)."""
-        height, width = image.shape[:2]
-        slot = _Slot(landmarker=self._fresh_landmarker(t_ms))
-        slot.aim(person, width, height, smoothing=1.0)
-        followed = self._follow(slot, image, t_ms)
-        if followed and same_person(slot.landmarks, person, width / height):
-            return slot
-        narrow = _Slot(landmarker=self._fresh_landmarker(t_ms))
-        narrow.aim_at_torso(person, width, height)
-        if self._follow(narrow, image, t_ms) and same_person(narrow.landmarks, person, width / height):
-            self._free.append((slot.landmarker, t_ms))
-            return narrow
-        self._free.append((narrow.landmarker, t_ms))
-        if followed:
-            return slot
-        self._free.append((slot.landmarker, t_ms))
-        return None
 
     def _fresh_landmarker(self, t_ms: int) -> PoseLandmarker:
         """A VIDEO-mode landmarker with no person in mind: a reused one is first shown an
