@@ -54,6 +54,7 @@ bench: model
 	$(PY) benchmarks/compare.py
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/groups.py
+	$(PY) benchmarks/people_cost.py
 
 # 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
 soak: model

@@ -13,8 +13,13 @@ with ``posecore.tracking.build_tracks``, and compare with the true people:
   in a true dancer's box not already taken by another detection; without one, all
   frames are scored on counts only (eye-checked, ``TRUE_PEOPLE``), and detections
   beyond the count are wrong;
-- ids: tracks made (the target is the true dancers, plus 2 at most);
+- ids: tracks made by ``build_tracks``, and dancers: what the analysis reports after
+  ``posecore.track_cleanup.clean_tracks`` with the default options (fragments seen for
+  less than 1 s joined or dropped); the target is the true dancers, plus 2 at most;
 - frames/s: detection + tracking on decoded frames (decoding not timed).
+
+Run on all videos (the default, as ``make bench`` does), it writes
+benchmarks/results/groups.{json,md}; on some (``--videos``), it only prints.
 
 Usage::
 
@@ -40,18 +45,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore.appearance import appearance_features  # noqa: E402
 from posecore.group_landmarker import GroupPoseModel, MaxPeople  # noqa: E402
 from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded  # noqa: E402
 from posecore.model_path import model_path as locate_model  # noqa: E402
-from posecore.options import people_cap  # noqa: E402
+from posecore.options import AnalysisOptions, people_cap  # noqa: E402
 from posecore.person_finder import PersonFinder, Tiling  # noqa: E402
+from posecore.track_cleanup import clean_tracks  # noqa: E402
 from posecore.tracking import build_tracks  # noqa: E402
 from posecore.video import iter_frames, probe, sample_indices  # noqa: E402
 
 # ../shared/data from the project's root (a git worktree one level deeper also finds it).
-DATA = next((p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
-            ROOT.parent / "shared" / "data")
+DATA = next(
+    (p / "shared" / "data" for p in ROOT.parents[:2] if (p / "shared" / "data").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
 LABELS = ROOT / "benchmarks" / "labels"
 # Dancers in each group video, checked by eye on frames across each video.
 TRUE_PEOPLE = {"group_dance": 4, "group_3_office": 3, "group_3_studio": 3, "duo_studio": 2}
@@ -77,6 +86,7 @@ class VideoScore:
     precision: float
     ids: int
     ids_10_frames: int  # tracks seen on at least 10 analysed frames
+    dancers: int  # ids the analysis reports: the tracks after clean_tracks (default options)
     frames_per_s: float
     precision_from: str  # "boxes" (labels file) or "counts"
 
@@ -137,8 +147,17 @@ def matched_dancers(hips: np.ndarray, boxes: list[Box]) -> int:
     return matched
 
 
-def score_video(video: str, kind: str, model_path: Path, max_people: MaxPeople, every: int,
-                find_every_s: float, tiling: Tiling, labels_dir: Path = LABELS, draw: Path | None = None) -> VideoScore:
+def score_video(
+    video: str,
+    kind: str,
+    model_path: Path,
+    max_people: MaxPeople,
+    every: int,
+    find_every_s: float,
+    tiling: Tiling,
+    labels_dir: Path = LABELS,
+    draw: Path | None = None,
+) -> VideoScore:
     path = DATA / f"{video}.mp4"
     info = probe(path)
     indices = sample_indices(info, None)[::every]
@@ -170,16 +189,29 @@ def score_video(video: str, kind: str, model_path: Path, max_people: MaxPeople, 
     finally:
         detector.close()
     started = time.perf_counter()
-    tracks = build_tracks(detections, aspect=info.width / info.height)
+    aspect = info.width / info.height
+    tracks = build_tracks(detections, aspect=aspect)
     elapsed += time.perf_counter() - started
+    dancers = clean_tracks(
+        tracks,
+        min_dancer_s=AnalysisOptions().min_dancer_s,
+        max_people=people_cap(max_people),
+        aspect=aspect,
+        analysed_s=len(detections) / info.fps * every,
+    )
     if draw is not None:
         save_drawing(draw / f"{video}_{kind}.png", drawn, tracks)
     return VideoScore(
-        video=video, detector=f"{kind} max_people={max_people}", frames=len(detections),
-        scored_frames=len(true_counts), true_people=TRUE_PEOPLE[video],
+        video=video,
+        detector=f"{kind} max_people={max_people}",
+        frames=len(detections),
+        scored_frames=len(true_counts),
+        true_people=TRUE_PEOPLE[video],
         recall=round(sum(correct) / max(sum(true_counts), 1), 3),
         precision=round(sum(correct) / max(sum(found), 1), 3),
-        ids=len(tracks), ids_10_frames=sum(len(t) >= 10 for t in tracks),
+        ids=len(tracks),
+        ids_10_frames=sum(len(t) >= 10 for t in tracks),
+        dancers=len(dancers),
         frames_per_s=round(len(detections) / elapsed, 1),
         precision_from="boxes" if labels is not None else "counts",
     )
@@ -189,10 +221,32 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
     """The drawn frames side by side, skeletons coloured and numbered by track id."""
     import cv2
 
-    edges = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25),
-             (25, 27), (24, 26), (26, 28)]
-    colours = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-               (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+    edges = [
+        (11, 12),
+        (11, 13),
+        (13, 15),
+        (12, 14),
+        (14, 16),
+        (11, 23),
+        (12, 24),
+        (23, 24),
+        (23, 25),
+        (25, 27),
+        (24, 26),
+        (26, 28),
+    ]
+    colours = [
+        (230, 25, 75),
+        (60, 180, 75),
+        (255, 225, 25),
+        (0, 130, 200),
+        (245, 130, 48),
+        (145, 30, 180),
+        (70, 240, 240),
+        (240, 50, 230),
+        (210, 245, 60),
+        (250, 190, 212),
+    ]
     owner = {(int(i), round(float(lm[0, 0]), 5)): t.id for t in tracks for i, lm in zip(t.frame_indices, t.landmarks)}
     panels = []
     for image, det in drawn:
@@ -204,11 +258,36 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
             points = (person[:, :2] * (width, height)).astype(int)
             for a, b in edges:
                 cv2.line(canvas, tuple(map(int, points[a])), tuple(map(int, points[b])), colour, 3)
-            cv2.putText(canvas, str(track_id), tuple(map(int, points[0] - (0, 25))), cv2.FONT_HERSHEY_SIMPLEX,
-                        1.5, colour, 4)
+            cv2.putText(
+                canvas, str(track_id), tuple(map(int, points[0] - (0, 25))), cv2.FONT_HERSHEY_SIMPLEX, 1.5, colour, 4
+            )
         panels.append(cv2.resize(canvas, (int(width * 480 / height), 480)))
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
+
+
+def markdown(report: dict) -> str:
+    lines = header("Group videos: every dancer found, only dancers, stable ids (issue 18)", report) + [
+        f"Detector: {report['detector']}, every {report['every']} frame(s), find every {report['find_every_s']} s, "
+        f"tiles {report['tile_scales']}. Targets: recall >= 0.90, precision >= 0.95, dancers <= true + 2.",
+        "",
+        "| video | true dancers | frames (scored) | recall | precision | ids (>= 10 frames) | dancers | frames/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in report["videos"]:
+        lines.append(
+            f"| {s['video']} | {s['true_people']} | {s['frames']} ({s['scored_frames']}) | {s['recall']} | "
+            f"{s['precision']} | {s['ids']} ({s['ids_10_frames']}) | {s['dancers']} | {s['frames_per_s']} |"
+        )
+    lines += [
+        "",
+        "recall / precision: on the labelled frames of benchmarks/labels/people_<video>.csv (hip centre in "
+        "a true dancer's box). ids: tracks of build_tracks; dancers: after clean_tracks, as the analysis "
+        "reports them. frames/s: detection + tracking, decoded frames, one process (load-dependent).",
+        "The approaches tried and the history: groups_approaches.md.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def parse_max_people(text: str) -> MaxPeople:
@@ -229,15 +308,44 @@ def main() -> None:
     args = parser.parse_args()
     model_path = locate_model()
     tiling = Tiling(scales=tuple(args.tile_scales))
+    report = new_report(
+        "groups.py",
+        detector=f"{args.detector} max_people={args.max_people}",
+        every=args.every,
+        find_every_s=args.find_every_s,
+        tile_scales=args.tile_scales,
+        videos=[],
+    )
     with native_stderr_discarded():
         for video in args.videos:
-            score = score_video(video, args.detector, model_path, args.max_people, args.every,
-                                args.find_every_s, tiling, args.labels, args.draw)
+            score = score_video(
+                video,
+                args.detector,
+                model_path,
+                args.max_people,
+                args.every,
+                args.find_every_s,
+                tiling,
+                args.labels,
+                args.draw,
+            )
             print(json.dumps(asdict(score)), flush=True)
+            report["videos"].append(asdict(score))
             if args.json:
                 with args.json.open("a") as f:
-                    f.write(json.dumps({**asdict(score), "every": args.every, "find_every_s": args.find_every_s,
-                                        "tile_scales": args.tile_scales}) + "\n")
+                    f.write(
+                        json.dumps(
+                            {
+                                **asdict(score),
+                                "every": args.every,
+                                "find_every_s": args.find_every_s,
+                                "tile_scales": args.tile_scales,
+                            }
+                        )
+                        + "\n"
+                    )
+    if set(args.videos) == set(TRUE_PEOPLE):
+        write("groups", report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,14 @@ def clean_tracks(
         min_dancer_s = min(min_dancer_s, analysed_s / 2)
     if max_people == 1 and tracks:
         tracks = [_join(tracks)]
-    tracks = sorted(tracks, key=_seen_s, reverse=True)  # longest first: fragments join real tracks
-    kept = [t for t in tracks if _seen_s(t) >= min_dancer_s]
-    for fragment in (t for t in tracks if _seen_s(t) < min_dancer_s):
+    step = _frame_step(tracks)
+
+    def seen_s(track: Track) -> float:
+        return len(track.times_s) * step
+
+    tracks = sorted(tracks, key=seen_s, reverse=True)  # longest first: fragments join real tracks
+    kept = [t for t in tracks if seen_s(t) >= min_dancer_s]
+    for fragment in (t for t in tracks if seen_s(t) < min_dancer_s):
         host = _host(fragment, kept, aspect)
         if host is not None:
             kept[host] = _join([kept[host], fragment])
@@ -57,12 +62,12 @@ def clean_tracks(
     return [replace(track, id=i) for i, track in enumerate(kept, start=1)]
 
 
-def _seen_s(track: Track) -> float:
-    """How long the track was seen: its analysed frames times the usual frame step."""
-    times = np.asarray(track.times_s, dtype=np.float64)
-    steps = np.diff(times)
-    step = float(np.median(steps)) if len(steps) else 0.0
-    return len(times) * step
+def _frame_step(tracks: list[Track]) -> float:
+    """The time between analysed frames: the shortest step within any track. (A track's own
+    median step is not: a few frames seen now and then would count as a long presence.)"""
+    steps = np.concatenate([np.diff(np.asarray(t.times_s, dtype=np.float64)) for t in tracks] or [np.zeros(0)])
+    steps = steps[steps > 0]
+    return float(steps.min()) if len(steps) else 0.0
 
 
 def _join(tracks: list[Track]) -> Track:

@@ -11,6 +11,12 @@ A detection that matches no track starts a new id.
 
 At the end, short fragments are merged: a track that starts after another ended,
 shortly after, near where it could have got to, and dressed alike, is the same person.
+Then a dancer hidden for longer (behind the others for a few counts) is re-identified:
+a track that starts after another ended, within ``REID_MAX_GAP_S``, within reach, is
+joined to it when the two look alike, no other dancer could as well be either of them
+(similar outfits are common in a group, so colours alone are weak), and someone was
+missing when it appeared (fewer people there than when the other was last seen). Two different dancers joined
+into one is worse than one dancer with two ids, so every doubt keeps them apart.
 """
 
 from __future__ import annotations
@@ -41,6 +47,16 @@ MAX_PREDICTION_S = 0.5
 # flicker: a duplicate of someone, or a body part or object found as a person for an instant.
 MIN_FRAGMENT_FRAMES = 3
 MIN_FRAGMENT_S = 0.3
+# Re-identification over longer gaps: a track seen for less than this (frames x frame
+# step) has too few frames for its colours to mean much, and is nobody's rival;
+REID_MIN_SEEN_S = 0.5
+# colours at most this far apart may be one dancer (a hidden dancer's colours are mixed
+# with whoever hides them, so a little more than SURE_APPEARANCE_DISTANCE);
+REID_APPEARANCE_DISTANCE = 0.3
+# every other track that could be either of the two must look this much further away;
+REID_MARGIN = 0.08
+# and nobody is recognised after this long unseen.
+REID_MAX_GAP_S = 10.0
 
 
 @dataclass(eq=False)  # identity semantics: tracks are compared by object, not arrays
@@ -190,6 +206,7 @@ class PersonTracker:
                 tracks.remove(b)
                 merged = True
         tracks = [t for t in tracks if len(t.rows) >= min_frames and t.rows[-1][1] - t.rows[0][1] >= min_s]
+        self._reidentify(tracks)
         for new_id, track in enumerate(tracks, start=1):
             track.id = new_id
         self._closed, self._open = tracks, []
@@ -206,6 +223,59 @@ class PersonTracker:
         if shift > self.max_distance + 2 * self.max_speed * gap:
             return None
         return shift + APPEARANCE_WEIGHT * looks
+
+    def _reidentify(self, tracks: list[_OpenTrack]) -> None:
+        """Join, in ``tracks`` (in place), dancers who come back after being hidden for longer:
+        the closest-looking sure pair first, then again until no pair is sure."""
+        while True:
+            dancers = [t for t in tracks if len(t.rows) * self._step_s >= REID_MIN_SEEN_S]
+            pairs = [(self._reid_looks(a, b), i, j) for i, a in enumerate(dancers) for j, b in enumerate(dancers)]
+            sure = [
+                (looks, dancers[i], dancers[j])
+                for looks, i, j in sorted((p for p in pairs if p[0] <= REID_APPEARANCE_DISTANCE), key=lambda p: p[0])
+                if self._unrivalled(looks, dancers[i], dancers[j], pairs, dancers)
+                and self._someone_missing(dancers[i], dancers[j], tracks)
+            ]
+            if not sure:
+                return
+            _, a, b = sure[0]
+            a.rows += b.rows
+            a.torso, a.last_t_s, a.velocity = b.torso, b.last_t_s, b.velocity
+            tracks.remove(b)
+
+    def _reid_looks(self, a: _OpenTrack, b: _OpenTrack) -> float:
+        """How unlike ``a``'s and ``b``'s colours are when ``b`` could be ``a`` come back (starts
+        after ``a`` ended, within ``REID_MAX_GAP_S``, within reach); inf otherwise or without colours."""
+        gap = b.rows[0][1] - a.last_t_s
+        if a is b or gap <= 0 or gap > REID_MAX_GAP_S or b.first_torso is None:
+            return math.inf
+        shift = float(np.linalg.norm(a.torso - b.first_torso, axis=1).mean()) / _torso_size(a.torso)
+        if shift > self.max_distance + 2 * self.max_speed * gap:
+            return math.inf
+        looks = _looks(a.appearance, b.appearance)
+        return math.inf if math.isnan(looks) else looks
+
+    @staticmethod
+    def _unrivalled(
+        looks: float, a: _OpenTrack, b: _OpenTrack, pairs: list[tuple[float, int, int]], dancers: list[_OpenTrack]
+    ) -> bool:
+        """Whether no other dancer could as well be ``b`` come back, or ``a`` come back as."""
+        for other_looks, i, j in pairs:
+            rival = (dancers[j] is b and dancers[i] is not a) or (dancers[i] is a and dancers[j] is not b)
+            if rival and other_looks < looks + REID_MARGIN:
+                return False
+        return True
+
+    @staticmethod
+    def _someone_missing(a: _OpenTrack, b: _OpenTrack, tracks: list[_OpenTrack]) -> bool:
+        """Whether fewer people are there when ``b`` appears (``b`` not counted) than when ``a``
+        was last seen (``a`` counted): if as many are, someone joined meanwhile, and ``b`` is
+        as likely a newcomer as ``a`` come back."""
+
+        def present(t_s: float, but: _OpenTrack | None = None) -> int:
+            return sum(1 for t in tracks if t is not but and t.rows[0][1] <= t_s <= t.last_t_s)
+
+        return present(b.rows[0][1], but=b) < present(a.last_t_s)
 
     def _cost(self, track: _OpenTrack, torso: np.ndarray, looks: np.ndarray | None, t_s: float) -> float | None:
         """Matching cost of a track and a detection, or None if they cannot be one person."""

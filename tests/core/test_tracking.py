@@ -6,7 +6,9 @@ import numpy as np
 
 from posecore.appearance import FEATURE_SIZE, REGION_SIZE, REGIONS, SATURATION_BINS
 from posecore.landmarker import FrameDetections
+from posecore.track_cleanup import clean_tracks
 from posecore.tracking import build_tracks
+from posecore.tracks import Track
 
 
 def person_at(cx: float, cy: float, size: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -123,3 +125,73 @@ def test_flickers_are_dropped_with_several_people() -> None:
     frames[10].appearance = np.concatenate([frames[10].appearance, looks(4)[None]])
     tracks = build_tracks(frames)
     assert [len(t) for t in tracks] == [30, 30] and [t.id for t in tracks] == [1, 2]
+
+
+def trio(index: int, *, hidden: tuple[int, ...] = (), extra: list | None = None) -> FrameDetections:
+    """Three dancers in different colours at x = 0.2, 0.5, 0.8 (hues 1, 5, 8), some hidden."""
+    people = [(person_at(x, 0.5), hue) for n, (x, hue) in enumerate([(0.2, 1), (0.5, 5), (0.8, 8)]) if n not in hidden]
+    return dressed(index, *people, *(extra or []))
+
+
+def test_a_dancer_hidden_for_five_seconds_comes_back_with_their_id() -> None:
+    """The left dancer is hidden for 5 s (longer than a fragment is joined over) and comes back
+    on the right side: nobody else could be them, and someone was missing."""
+    frames = [trio(i) for i in range(30)]
+    frames += [trio(i, hidden=(0,)) for i in range(30, 180)]
+    frames += [trio(i, hidden=(0,), extra=[(person_at(0.65, 0.6), 1)]) for i in range(180, 240)]
+    tracks = build_tracks(frames)
+    assert sorted(len(t) for t in tracks) == [90, 240, 240]
+
+
+def test_a_returning_dancer_is_not_guessed_between_two_alike() -> None:
+    """Two dancers dressed alike are hidden; one comes back: either could be them, so neither
+    id is given (an extra id is better than two dancers joined into one)."""
+    frames = [
+        dressed(i, (person_at(0.2, 0.5), 1), (person_at(0.4, 0.5), 1), (person_at(0.8, 0.5), 8)) for i in range(30)
+    ]
+    frames += [dressed(i, (person_at(0.8, 0.5), 8)) for i in range(30, 180)]
+    frames += [dressed(i, (person_at(0.3, 0.5), 1), (person_at(0.8, 0.5), 8)) for i in range(180, 240)]
+    tracks = build_tracks(frames)
+    assert sorted(len(t) for t in tracks) == [30, 30, 60, 240]
+
+
+def test_a_newcomer_dressed_like_a_dancer_who_left_is_a_new_person() -> None:
+    """The left dancer leaves and someone else joins, so nobody is missing when a person dressed
+    like the one who left appears later: a new person, not the one who left."""
+    frames = [trio(i) for i in range(30)]
+    frames += [trio(i, hidden=(0,), extra=[(person_at(0.35, 0.5), 11)]) for i in range(30, 150)]
+    frames += [
+        trio(i, hidden=(0,), extra=[(person_at(0.35, 0.5), 11), (person_at(0.65, 0.6), 1)]) for i in range(150, 180)
+    ]
+    tracks = build_tracks(frames)
+    assert sorted(len(t) for t in tracks) == [30, 30, 150, 180, 180]
+
+
+def test_alike_dancers_far_apart_after_a_short_gap_are_two_people() -> None:
+    """A dancer leaves on the left and one dressed alike appears on the far right 0.5 s later:
+    nobody crosses the stage that fast, so they are two people."""
+    frames = [trio(i) for i in range(30)]
+    frames += [trio(i, hidden=(0,)) for i in range(30, 45)]
+    frames += [trio(i, hidden=(0,), extra=[(person_at(0.95, 0.5), 1)]) for i in range(45, 90)]
+    assert sorted(len(t) for t in build_tracks(frames)) == [30, 45, 90, 90]
+
+
+def track_at(track_id: int, cx: float, indices: list[int], fps: float = 30) -> Track:
+    """A track of one still person at ``cx`` on the frames ``indices``."""
+    landmarks, world = person_at(cx, 0.5)
+    n = len(indices)
+    return Track(
+        id=track_id,
+        frame_indices=np.asarray(indices, dtype=np.int64),
+        times_s=np.asarray(indices, dtype=np.float64) / fps,
+        landmarks=np.repeat(landmarks[None], n, axis=0),
+        world=np.repeat(world[None], n, axis=0),
+    )
+
+
+def test_a_few_frames_seen_now_and_then_are_not_a_dancer() -> None:
+    """Three frames spread over a second are 0.1 s seen, not a second: no dancer of their own."""
+    dancers = [track_at(1, 0.2, list(range(90))), track_at(2, 0.5, list(range(90)))]
+    flicker = track_at(3, 0.85, [40, 55, 70])
+    cleaned = clean_tracks([*dancers, flicker], min_dancer_s=1.0, max_people=5)
+    assert [len(t) for t in cleaned] == [90, 90]
