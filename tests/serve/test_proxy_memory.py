@@ -64,8 +64,24 @@ def test_bodies_received_are_counted_and_trimmed_once_per_threshold() -> None:
         trims.append(app.heap_trim.trims)
         return trims
 
-    assert asyncio.run(run()) == [0, 0, 0, 1, 2]
+    assert asyncio.run(run()) == [0, 0, 0, 1, 2]  # the settling trims are 5 s away
     assert app.heap_trim.bytes_since_trim == 0
+
+
+def test_one_more_trim_once_a_burst_has_settled() -> None:
+    app = TrimAfterBodies(body_reader, HeapTrim(after_bytes=MB, settle_s=0.2))
+
+    async def run() -> list[int]:
+        trims = []
+        for _ in range(3):  # a burst: each body trims, and puts the settling trim off
+            await post(app, [b"x" * MB])
+            await asyncio.sleep(0.05)
+        trims.append(app.heap_trim.trims)
+        await asyncio.sleep(0.3)
+        trims.append(app.heap_trim.trims)
+        return trims
+
+    assert asyncio.run(run()) == [3, 4]
 
 
 def test_other_scopes_pass_through_uncounted() -> None:
