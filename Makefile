@@ -23,11 +23,11 @@ model: setup
 # Ray's own processes (its HTTP proxy) take their environment from the command that
 # starts Ray, never from serve_config.yaml: trim the proxy's heap after large uploads,
 # two malloc arenas (serve_app/proxy_memory.py NODE_ENV; the Dockerfile and cluster.yaml set the same).
-NODE_ENV := MALLOC_ARENA_MAX=2 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=serve_app.proxy_memory.proxy_middlewares
-
+serve: export MALLOC_ARENA_MAX := 2
+serve: export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH := serve_app.proxy_memory.proxy_middlewares
 # Foreground, on 127.0.0.1:8000; Ctrl-C stops it (and the local Ray it started).
 serve: model
-	$(NODE_ENV) $(VENV)/bin/serve run serve_config.yaml
+	$(VENV)/bin/serve run serve_config.yaml
 
 # The page's browser tests drive Debian's Chromium (never a browser download). Installed
 # here when missing and possible (root with apt-get); otherwise those tests skip, saying why.
