@@ -59,9 +59,14 @@ COPY serve_config.yaml serve_config.yaml
 RUN python -c "import sys, yaml; c = yaml.safe_load(open('serve_config.yaml')); c['http_options']['host'] = '0.0.0.0'; c['applications'][0]['args']['api_key_file'] = sys.argv[1]; open('serve_config.public.yaml', 'w').write(yaml.safe_dump(c, sort_keys=False))" /run/secrets/dance_api_keys
 # The code is read-only, root-owned; the app user writes only to its home (Ray's
 # auth token, ~/.ray) and /tmp (Ray's session and logs: /tmp/ray/session_latest/logs).
+# Ray's own processes (its HTTP proxy) take their environment from here, not from
+# serve_config.yaml: the proxy's heap trimmed after large uploads, two malloc arenas
+# (serve_app/proxy_memory.py NODE_ENV; the Makefile and cluster.yaml set the same).
 ENV PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
-    RAY_USAGE_STATS_ENABLED=0
+    RAY_USAGE_STATS_ENABLED=0 \
+    MALLOC_ARENA_MAX=2 \
+    RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=serve_app.proxy_memory.proxy_middlewares
 USER dance
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

@@ -20,6 +20,11 @@ $(STAMP): requirements.lock requirements-test.lock pyproject.toml
 model: setup
 	$(PY) -m posecore model
 
+# Ray's own processes (its HTTP proxy) take their environment from the command that
+# starts Ray, never from serve_config.yaml: trim the proxy's heap after large uploads,
+# two malloc arenas (serve_app/proxy_memory.py NODE_ENV; the Dockerfile and cluster.yaml set the same).
+serve: export MALLOC_ARENA_MAX := 2
+serve: export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH := serve_app.proxy_memory.proxy_middlewares
 # Foreground, on 127.0.0.1:8000; Ctrl-C stops it (and the local Ray it started).
 serve: model
 	$(VENV)/bin/serve run serve_config.yaml

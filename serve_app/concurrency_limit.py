@@ -14,31 +14,20 @@ Serve's own limits answer with plain text (503 past the deployment's
 N must stay below the ingress's ``max_ongoing_requests``: the difference is the room
 left for /healthz, /poses and these quick rejections.
 
-When the last upload in flight ends, free heap pages go back to the system
-(``malloc_trim``): glibc otherwise keeps the peak of a burst of uploads for good.
+As uploads end, free heap pages go back to the system, once per 16 MB of them
+(``serve_app/heap_trim.py``): glibc otherwise keeps the peak of a burst of uploads for good.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.access import is_analysis_request
+from serve_app.heap_trim import HeapTrim
 from serve_app.http_errors import RETRY_AFTER_S, error_response
 from serve_app.rate_limit import client_id
-
-# Uploads below this leave too little behind to be worth a trim.
-TRIM_AFTER_BYTES = 16 * 1024 * 1024
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return getattr(ctypes.CDLL(None), "malloc_trim", None)  # None off glibc
-    except OSError:
-        return None
 
 
 class ConcurrencyLimit:
@@ -64,8 +53,7 @@ class ConcurrencyLimit:
         self.in_progress = 0
         self.bytes_in_flight = 0
         self.by_client: dict[str, int] = {}  # clients with a request in progress only
-        self._bytes_since_trim = 0
-        self._malloc_trim = _malloc_trim()
+        self.heap_trim = HeapTrim()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_analysis_request(scope):
@@ -90,9 +78,7 @@ class ConcurrencyLimit:
             self.by_client[client] -= 1
             if not self.by_client[client]:
                 del self.by_client[client]
-            self._bytes_since_trim += upload_bytes
-            if self.bytes_in_flight == 0 and self._bytes_since_trim >= TRIM_AFTER_BYTES:
-                await self._trim()
+            await self.heap_trim.end(upload_bytes)
 
     def _upload_bytes(self, scope: Scope) -> int:
         """The body's size from its headers; without a (valid) Content-Length, the largest allowed."""
@@ -109,8 +95,3 @@ class ConcurrencyLimit:
         if self.max_bytes_in_flight and self.bytes_in_flight + upload_bytes > self.max_bytes_in_flight:
             return "overloaded", "too many uploads are being received; retry shortly", None
         return None
-
-    async def _trim(self) -> None:
-        self._bytes_since_trim = 0
-        if self._malloc_trim is not None:
-            await asyncio.to_thread(self._malloc_trim, 0)  # ~ms per GB of heap: off the event loop

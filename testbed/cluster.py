@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from serve_app.proxy_memory import NODE_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 APP = "dance"
@@ -296,11 +298,12 @@ def local_cluster(
     ``worker_nodes``: the CPUs of each worker node to add. They join once the ingress
     runs, so the controller and the ingress are on the head (as when workers join a
     new cluster); PoseWorker replicas that found no CPU there start on them.
-    ``env``: extra environment for every node and driver.
+    ``env``: extra environment for every node and driver. Every node also gets
+    ``NODE_ENV``, as ``make serve``, the Docker image and cluster.yaml give theirs.
     """
     temp_dir = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray puts sockets in it
     gcs, dashboard, http, metrics, node_manager = free_port(), free_port(), free_port(), free_port(), free_port()
-    env = dict(os.environ, **(env or {}))
+    env = {**os.environ, **NODE_ENV, **(env or {})}
     env.update(
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(16),
