@@ -63,11 +63,13 @@ def clean_tracks(
 
 
 def _frame_step(tracks: list[Track]) -> float:
-    """The time between analysed frames: the shortest step within any track. (A track's own
-    median step is not: a few frames seen now and then would count as a long presence.)"""
+    """The usual time between analysed frames: the median step over every track. (A track's own
+    median step is not: a few frames seen now and then would count as a long presence. The
+    shortest step is not either: one near-duplicate timestamp of a variable-rate phone
+    video would make every dancer look fleeting.)"""
     steps = np.concatenate([np.diff(np.asarray(t.times_s, dtype=np.float64)) for t in tracks] or [np.zeros(0)])
     steps = steps[steps > 0]
-    return float(steps.min()) if len(steps) else 0.0
+    return float(np.median(steps)) if len(steps) else 0.0
 
 
 def _join(tracks: list[Track]) -> Track:

@@ -195,3 +195,11 @@ def test_a_few_frames_seen_now_and_then_are_not_a_dancer() -> None:
     flicker = track_at(3, 0.85, [40, 55, 70])
     cleaned = clean_tracks([*dancers, flicker], min_dancer_s=1.0, max_people=5)
     assert [len(t) for t in cleaned] == [90, 90]
+
+
+def test_a_near_duplicate_timestamp_does_not_make_dancers_fleeting() -> None:
+    """A variable-rate phone video may have two frames 1 ms apart: the dancers seen for 3 s stay."""
+    dancers = [track_at(1, 0.2, list(range(90))), track_at(2, 0.5, list(range(90)))]
+    dancers[0].times_s[1] = dancers[0].times_s[0] + 0.001
+    cleaned = clean_tracks(dancers, min_dancer_s=1.0, max_people=5)
+    assert [len(t) for t in cleaned] == [90, 90]
