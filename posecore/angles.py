@@ -126,6 +126,14 @@ def _wrist_head(
         return 100.0 * _norm(wrist - nose) / _torso_length(ls, rs, lh, rh)
 
 
+def _above_nose(
+    point: np.ndarray, nose: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray
+) -> np.ndarray:
+    """Height of a point above the nose in % of torso length (image y): + = above, ~30 = top of the head."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * (nose[:, 1] - point[:, 1]) / _torso_length(ls, rs, lh, rh)
+
+
 def _wrist_across(side: str) -> Callable[..., np.ndarray]:
     """How far this wrist is past the body's midline towards the other side, % of torso length (image).
 
@@ -277,6 +285,15 @@ def _definitions() -> dict[str, AngleDef]:
         )  # fmt: skip
         defs[f"wrist_head_{side}"] = AngleDef(
             "image", (wr, NOSE, *TORSO), "%", "Wrist-to-nose distance in % of torso length.", _wrist_head,
+        )  # fmt: skip
+        defs[f"wrist_above_head_{side}"] = AngleDef(
+            "image", (wr, NOSE, *TORSO), "%",
+            "Wrist height above the nose in % of torso length: ~30 = top of the head, negative = below the nose.",
+            _above_nose,
+        )  # fmt: skip
+        defs[f"elbow_height_{side}"] = AngleDef(
+            "image", (el, *TORSO), "%",
+            "Elbow height above the hip line in % of torso length: 100 = shoulder level.", _wrist_height,
         )  # fmt: skip
         defs[f"wrist_across_{side}"] = AngleDef(
             "image", (wr, *TORSO), "%",

@@ -116,3 +116,21 @@ def test_degenerate_geometry_gives_nan_not_an_error() -> None:
         angles = joint_angles(landmarks, world, WIDTH, HEIGHT)
     assert np.isnan(angles["elbow_left"]).all()
     assert joint_angles(np.zeros((0, 33, 4)), np.zeros((0, 33, 3)), WIDTH, HEIGHT)["knee_left"].shape == (0,)
+
+
+def test_wrist_above_head_is_measured_from_the_nose_in_torso_lengths() -> None:
+    hanging = measures()
+    raised = measures(left_arm_elevation=175)
+    at_head = measures(left_arm_elevation=160, left_elbow=40)
+    at_chest = measures(left_arm_elevation=60, left_arm_forward=80, left_elbow=60)
+    assert hanging["wrist_above_head_left"] < -100  # a hanging hand is far below the nose
+    assert raised["wrist_above_head_left"] > 50  # a raised straight arm: well above the top of the head
+    assert -30 < at_head["wrist_above_head_left"] < 40  # a hand at the head: near nose height
+    assert at_chest["wrist_above_head_left"] < at_head["wrist_above_head_left"] - 20
+    assert raised["wrist_above_head_right"] == pytest.approx(hanging["wrist_above_head_right"])
+
+
+def test_elbow_height_is_shoulder_level_at_100() -> None:
+    assert measures(left_arm_elevation=90)["elbow_height_left"] == pytest.approx(100, abs=5)
+    assert measures()["elbow_height_left"] < 60
+    assert measures(left_arm_elevation=180)["elbow_height_left"] > 120

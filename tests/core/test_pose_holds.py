@@ -111,6 +111,10 @@ def test_wide_stance_and_plie() -> None:
     assert label(wide(bent, 0.25)) in ("plie", "squat")
 
 
+def test_softened_knees_in_a_wide_stance_are_a_wide_stance_not_a_plie_or_standing() -> None:
+    assert label(wide(skeleton(left_knee=145, right_knee=145), 0.25)) == "wide_stance"
+
+
 def test_floor_work_when_the_torso_lies_down() -> None:
     assert label(skeleton(torso_lean=80)) == "floor_work"
 

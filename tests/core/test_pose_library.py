@@ -91,6 +91,9 @@ NEAR_MISSES = [  # (pose that must not match, skeleton kwargs)
     ("wide_stance", dict(stance=0.05)),
     ("arms_crossed", dict(CROSSED, left_elbow=170, right_elbow=170)),
     ("hands_framing_head", dict(left_arm_elevation=90)),
+    # A hand in front of the chest is near the nose but well below it: not at the head.
+    ("hands_framing_head", dict(left_arm_elevation=60, left_arm_forward=80, left_elbow=60)),
+    ("plie", dict(stance=0.25, left_knee=145, right_knee=145)),  # a slight give in a wide stance
     ("right_arm_up", CROSSED),  # arms bent in front of the chest are not an arm up
     ("left_arm_up", CROSSED),
     ("kneel", {}),
