@@ -41,6 +41,7 @@ from benchmarks.memory import MB, snapshot, workers_total  # noqa: E402
 from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
 from testbed.bad_uploads import bad_uploads  # noqa: E402
 from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
+from testbed.drip import drip_preamble  # noqa: E402
 from testbed.media import pattern_frames, write_video  # noqa: E402
 
 ARGS = {"max_duration_s": 30, "max_pixels": 1920 * 1080}
@@ -50,7 +51,6 @@ Case = tuple[str, dict[str, tuple[str, bytes]], dict[str, str], object]
 DRIP_EVERY_S = 60
 DRIP_LIMIT_S = 60  # the pace rule cuts a drip after ~20 s (grace 10 s + a 10 s window)
 HEALTHZ_EVERY_S = 0.25
-BOUNDARY = "soak0boundary"
 
 
 def client_address(i: int) -> str:
@@ -114,15 +114,11 @@ async def client_loop(http: httpx.AsyncClient, cases: list[Case], rng: random.Ra
 async def drip_once(url: httpx.URL, source: str) -> tuple[bytes, float]:
     """One dripping upload: headers and the multipart preamble, then a byte a second until
     answered (or DRIP_LIMIT_S); the reply and the seconds it took."""
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v.mp4\"\r\n"
-            "Content-Type: video/mp4\r\n\r\n").encode()
-    request = (f"POST /analyze HTTP/1.1\r\nHost: {url.host}\r\nContent-Length: 1000000\r\n"
-               f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n").encode() + head
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(url.host, url.port, local_addr=(source, 0))
     reply = b""
     try:
-        writer.write(request)
+        writer.write(drip_preamble(url))
         while time.monotonic() - started < DRIP_LIMIT_S and not reply.endswith(b"}}"):
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), 1.0)

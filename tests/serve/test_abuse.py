@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ import pytest
 
 from serve_app.multipart_form import READ_UNDER_BYTES
 from testbed.cluster import ServeCluster, local_cluster
+from testbed.drip import BOUNDARY, drip
 from testbed.media import pattern_frames, write_video
 from tests.serve.conftest import TEST_ARGS, person_clip
 
@@ -35,7 +35,6 @@ ABUSE_ARGS = dict(TEST_ARGS, max_duration_s=600, worker_replicas=1, max_concurre
                   max_concurrent_per_client=MAX_PER_CLIENT, upload_rate_grace_s=GRACE_S,
                   upload_rate_window_s=WINDOW_S)
 HEALTHZ_WITHIN_S = 1.0
-BOUNDARY = "abuse0boundary"
 
 
 @pytest.fixture(scope="module")
@@ -239,32 +238,6 @@ def test_a_100kb_page_path_is_refused_without_an_echo(abuse_cluster: ServeCluste
 
 
 # -- dripping uploads ---------------------------------------------------------------------
-
-
-def drip(url: httpx.URL, source: str, limit_s: float) -> tuple[bytes, float]:
-    """An upload's headers and multipart preamble, then a byte a second until answered
-    (or ``limit_s``); the reply and the seconds it took."""
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"v.mp4\"\r\n"
-            "Content-Type: video/mp4\r\n\r\n").encode()
-    request = (f"POST /analyze HTTP/1.1\r\nHost: {url.host}\r\nContent-Length: 1000000\r\n"
-               f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n").encode() + head
-    started = time.monotonic()
-    reply = b""
-    with socket.create_connection((url.host, url.port), timeout=1, source_address=(source, 0)) as conn:
-        conn.sendall(request)
-        while time.monotonic() - started < limit_s and not reply.endswith(b"}}"):
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:  # a second without an answer: one more byte
-                try:
-                    conn.sendall(b"\0")
-                except OSError:
-                    break
-                continue
-            if not chunk:
-                break
-            reply += chunk
-    return reply, time.monotonic() - started
 
 
 def test_dripping_uploads_are_cut_and_a_real_upload_goes_through(
