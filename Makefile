@@ -47,7 +47,7 @@ lint: setup
 test: model browser lint
 	$(PY) -m pytest
 
-# About 45 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
+# About 50 minutes on 2 cores; results in benchmarks/results/ (JSON, Markdown, PNG).
 bench: model
 	$(PY) benchmarks/single_process.py
 	$(PY) benchmarks/speedup.py
@@ -60,10 +60,14 @@ bench: model
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/groups.py
 	$(PY) benchmarks/people_cost.py
+	$(PY) benchmarks/solo_vs_base.py
 
-# 10 minutes of mixed good and bad uploads at 6 clients: correctness, errors, memory.
+# Abuse, about 15 minutes: 10 minutes of mixed good, bad and abusive uploads at 6 clients
+# (correctness, errors, memory), then a burst of large uploads (memory) and dripping uploads (slots).
 soak: model
 	$(PY) benchmarks/soak.py
+	$(PY) benchmarks/upload_burst.py
+	$(PY) benchmarks/drip_slots.py
 
 # Regenerate requirements.lock from a venv where pyproject's deps were installed
 # (the test-only pins of requirements-test.lock are left out).

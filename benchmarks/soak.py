@@ -49,7 +49,7 @@ ARGS = {"max_duration_s": 30, "max_pixels": 1920 * 1080}
 # the reference summary of a good upload, or (status, code) of a rejection.
 Case = tuple[str, dict[str, tuple[str, bytes]], dict[str, str], object]
 DRIP_EVERY_S = 60
-DRIP_LIMIT_S = 60  # the pace rule cuts a drip after ~20 s (grace 10 s + a 10 s window)
+DRIP_LIMIT_S = 60  # the pace rule cuts a drip after ~10 s (its first 10 s window ends with the grace period)
 HEALTHZ_EVERY_S = 0.25
 
 
