@@ -187,9 +187,11 @@ class PersonTracker:
     ) -> None:
         """Join tracks that are one person seen in pieces: B starts after A ended, within
         ``max_gap_s``, within reach of where A was, and dressed like A (needs colours).
-        Then drop what is left on fewer than ``min_frames`` frames or spanning less than
-        ``min_s`` seconds, and renumber the ids 1.. in order of first appearance."""
-        tracks = sorted(self._closed + self._open, key=lambda t: t.rows[0][1])
+        Flickers are dropped first from within each track (``_flickers_apart``), and after
+        the joins every track left on fewer than ``min_frames`` frames or spanning less than
+        ``min_s`` seconds; then the ids are renumbered 1.. in order of first appearance."""
+        pieces = (self._flickers_apart(track, min_frames, min_s) for track in self._closed + self._open)
+        tracks = sorted(pieces, key=lambda t: t.rows[0][1])
         merged = True
         while merged:
             merged = False
@@ -210,6 +212,41 @@ class PersonTracker:
         for new_id, track in enumerate(tracks, start=1):
             track.id = new_id
         self._closed, self._open = tracks, []
+
+    def _flickers_apart(self, track: _OpenTrack, min_frames: int, min_s: float) -> _OpenTrack:
+        """``track`` without the flickers it picked up.
+
+        A flicker is a short run (fewer than ``min_frames`` frames or shorter than ``min_s``)
+        unseen for more than ``MAX_PREDICTION_S`` on either side. The tracker may have given
+        it this id by colour (a duplicate of a neighbour, or a glimpse of someone else dressed
+        alike); left in, it keeps the track from joining the one it really continues, since
+        two tracks seen at the same time are never one person. So it is dropped, as a flicker
+        on a track of its own is; the rest of the track stays as the tracker linked it."""
+        times = [row[1] for row in track.rows]
+        bounds = [0, *(i for i in range(1, len(times)) if times[i] - times[i - 1] > MAX_PREDICTION_S), len(times)]
+        kept = [
+            i
+            for a, b in zip(bounds[:-1], bounds[1:])
+            if b - a >= min_frames and times[b - 1] - times[a] >= min_s
+            for i in range(a, b)
+        ]
+        return track if not kept or len(kept) == len(times) else self._piece(track, kept)
+
+    def _piece(self, track: _OpenTrack, rows: list[int]) -> _OpenTrack:
+        """A track of some of ``track``'s rows (in order), dressed as ``track`` (a few rows
+        fewer hardly change a running mean of colours)."""
+
+        def torso(row: int) -> np.ndarray:
+            return _torso_points(track.rows[row][2][None], self.aspect)[0]
+
+        return _OpenTrack(
+            id=track.id,
+            last_t_s=track.rows[rows[-1]][1],
+            torso=torso(rows[-1]),
+            appearance=track.appearance,
+            rows=[track.rows[row] for row in rows],
+            first_torso=torso(rows[0]),
+        )
 
     def _join_cost(self, a: _OpenTrack, b: _OpenTrack, max_gap_s: float) -> float | None:
         start_b = b.rows[0][1]

@@ -127,6 +127,26 @@ def test_flickers_are_dropped_with_several_people() -> None:
     assert [len(t) for t in tracks] == [30, 30] and [t.id for t in tracks] == [1, 2]
 
 
+def test_a_flicker_given_a_dancers_id_does_not_split_them_in_two() -> None:
+    """A one-frame duplicate of red (frame 50, where red comes back later) starts a track of
+    its own; when red, hidden from frame 61, reappears there at frame 70, the tracker gives her
+    that track, the nearest. Red's first part and that track overlap at frame 50, so they could
+    never be joined: the flicker is dropped from it, and red is one dancer again."""
+    red, blue = 1, 8
+    frames = []
+    for i in range(91):
+        people = [(person_at(0.8, 0.5), blue)]
+        if i <= 60:
+            people.append((person_at(0.3, 0.5), red))
+        if i == 50 or i >= 70:
+            people.append((person_at(0.5, 0.5), red))
+        frames.append(dressed(i, *people))
+    tracks = build_tracks(frames)
+    assert sorted(len(t) for t in tracks) == [82, 91]
+    red_track = next(t for t in tracks if len(t) == 82)
+    assert 50 in red_track.frame_indices.tolist() and red_track.frame_indices.tolist().count(50) == 1
+
+
 def trio(index: int, *, hidden: tuple[int, ...] = (), extra: list | None = None) -> FrameDetections:
     """Three dancers in different colours at x = 0.2, 0.5, 0.8 (hues 1, 5, 8), some hidden."""
     people = [(person_at(x, 0.5), hue) for n, (x, hue) in enumerate([(0.2, 1), (0.5, 5), (0.8, 8)]) if n not in hidden]
