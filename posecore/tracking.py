@@ -216,8 +216,8 @@ class PersonTracker:
     def _flickers_apart(self, track: _OpenTrack, min_frames: int, min_s: float) -> _OpenTrack:
         """``track`` without the flickers it picked up.
 
-        A flicker is a short run (fewer than ``min_frames`` frames or shorter than ``min_s``)
-        unseen for more than ``MAX_PREDICTION_S`` on either side. The tracker may have given
+        A flicker is a short run (fewer than ``min_frames`` frames, or seen for less than
+        ``min_s``: frames x frame step) unseen for more than ``MAX_PREDICTION_S`` on either side. The tracker may have given
         it this id by colour (a duplicate of a neighbour, or a glimpse of someone else dressed
         alike); left in, it keeps the track from joining the one it really continues, since
         two tracks seen at the same time are never one person. So it is dropped, as a flicker
@@ -227,7 +227,7 @@ class PersonTracker:
         kept = [
             i
             for a, b in zip(bounds[:-1], bounds[1:])
-            if b - a >= min_frames and times[b - 1] - times[a] >= min_s
+            if b - a >= min_frames and (b - a) * self._step_s >= min_s
             for i in range(a, b)
         ]
         return track if not kept or len(kept) == len(times) else self._piece(track, kept)
