@@ -51,6 +51,7 @@ from posecore.group_landmarker import GroupPoseModel, MaxPeople  # noqa: E402
 from posecore.landmarker import FrameDetections, PoseModel, native_stderr_discarded  # noqa: E402
 from posecore.model_path import model_path as locate_model  # noqa: E402
 from posecore.options import AnalysisOptions, people_cap  # noqa: E402
+from posecore.overlay import DANCER_COLOURS, SKELETON  # noqa: E402
 from posecore.person_finder import PersonFinder, Tiling  # noqa: E402
 from posecore.track_cleanup import clean_tracks  # noqa: E402
 from posecore.tracking import build_tracks  # noqa: E402
@@ -221,32 +222,6 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
     """The drawn frames side by side, skeletons coloured and numbered by track id."""
     import cv2
 
-    edges = [
-        (11, 12),
-        (11, 13),
-        (13, 15),
-        (12, 14),
-        (14, 16),
-        (11, 23),
-        (12, 24),
-        (23, 24),
-        (23, 25),
-        (25, 27),
-        (24, 26),
-        (26, 28),
-    ]
-    colours = [
-        (230, 25, 75),
-        (60, 180, 75),
-        (255, 225, 25),
-        (0, 130, 200),
-        (245, 130, 48),
-        (145, 30, 180),
-        (70, 240, 240),
-        (240, 50, 230),
-        (210, 245, 60),
-        (250, 190, 212),
-    ]
     owner = {(int(i), round(float(lm[0, 0]), 5)): t.id for t in tracks for i, lm in zip(t.frame_indices, t.landmarks)}
     panels = []
     for image, det in drawn:
@@ -254,9 +229,9 @@ def save_drawing(out: Path, drawn: list[tuple[np.ndarray, FrameDetections]], tra
         height, width = canvas.shape[:2]
         for person in det.landmarks:
             track_id = owner.get((det.index, round(float(person[0, 0]), 5)), 0)
-            colour = colours[track_id % len(colours)]
+            colour = DANCER_COLOURS[(track_id - 1) % len(DANCER_COLOURS)]
             points = (person[:, :2] * (width, height)).astype(int)
-            for a, b in edges:
+            for a, b in SKELETON:
                 cv2.line(canvas, tuple(map(int, points[a])), tuple(map(int, points[b])), colour, 3)
             cv2.putText(
                 canvas, str(track_id), tuple(map(int, points[0] - (0, 25))), cv2.FONT_HERSHEY_SIMPLEX, 1.5, colour, 4

@@ -66,20 +66,6 @@ HIDDEN = ("group_dance", 1, 318, 442)
 FACE_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
 FACE_BOX = (3.0, 8.0)  # a face seeds a person box this many face widths wide, face heights tall
 HOG_LONG_SIDE = 640
-SKELETON = [
-    (11, 12),
-    (11, 23),
-    (12, 24),
-    (23, 24),
-    (23, 25),
-    (25, 27),
-    (24, 26),
-    (26, 28),
-    (11, 13),
-    (13, 15),
-    (12, 14),
-    (14, 16),
-]  # landmark pairs drawn
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, normalised
 Seeds = list[tuple[Box, Box]]  # (person box, the evidence: the face or the HOG window)
 SeedDetector = Callable[[np.ndarray], Seeds]
@@ -255,6 +241,8 @@ def draw(
     path: Path, image: np.ndarray, boxes: list[Box], seed: tuple[Box, Box], crop: tuple, pose: np.ndarray | None
 ) -> None:
     from PIL import Image, ImageDraw
+
+    from posecore.overlay import SKELETON
 
     im = Image.fromarray(image)
     d = ImageDraw.Draw(im)
