@@ -13,12 +13,18 @@ from posecore.facing import facing_per_frame
 from posecore.hits import Moment, body_speed, find_moments, hit_times
 from posecore.key_poses import KeyPose, find_key_poses
 from posecore.movement_quality import movement_metrics
-from posecore.movements import detect_movements
-from posecore.pose_library import PoseLibrary
+from posecore.movements import MOVEMENT_NAMES, detect_movements
+from posecore.pose_library import FALLBACK, PoseLibrary
 from posecore.result import Dancer, MovementMetrics, PoseSegment
 from posecore.stillness import part_speeds
 from posecore.timeline import label_segments, summarise
 from posecore.tracks import Track
+
+# Pose labels a movement segment replaces on the timeline. "standing" only says "no named
+# shape"; during a turn or a jump the movement is what the dancer does, so reporting
+# "standing" under a pirouette contradicts it. A named shape held through the movement
+# stays (a pirouette in passe is reported as turn + passe, as the labels name it).
+HIDDEN_BY_MOVEMENT = frozenset({FALLBACK})
 
 
 @dataclass
@@ -69,23 +75,25 @@ def analyse_dancer(
     overlap the poses they happen in, so their shares add on top of the poses'). The
     per-frame labels are the raw per-frame classification, not the smoothed segments:
     they show what each frame looked like; a frame below ``min_confidence`` (near a pose
-    without being in it) or in a held pose while moving has none.
+    without being in it) or in a held pose while moving has none. The pose segments leave
+    out the fallback ("standing") where a turn or a jump is reported (``HIDDEN_BY_MOVEMENT``).
     """
     angles = joint_angles(track.landmarks, track.world, width, height)
     speeds = part_speeds(track, width, height, frame_duration_s=frame_duration_s)
     labels, scores = library.classify(
         angles, joint_confidences(track.landmarks), speeds=speeds, min_score=min_confidence
     )
+    movements = detect_movements(track, frame_duration_s=frame_duration_s, width=width, height=height)
     segments = label_segments(
         track.times_s,
-        labels,
+        movement_labels(track.times_s, labels, movements),
         scores,
         frame_duration_s=frame_duration_s,
         min_pose_duration_s=min_pose_duration_s,
         min_confidence=min_confidence,
         facings=facing_per_frame(track.landmarks, track.world),
     )
-    segments += detect_movements(track, frame_duration_s=frame_duration_s, width=width, height=height)
+    segments = [seg for seg in segments if seg.name not in MOVEMENT_NAMES] + movements
     segments.sort(key=lambda seg: (seg.start_s, seg.end_s, seg.name))
     speed = body_speed(track, width, height, frame_duration_s=frame_duration_s)
     moments = find_moments(track, speed, frame_duration_s=frame_duration_s)
@@ -96,3 +104,23 @@ def analyse_dancer(
     return DancerAnalysis(
         track, angles, labels, segments, frames_analyzed, frame_duration_s, moments, key_poses, metrics
     )
+
+
+def movement_labels(times_s: np.ndarray, labels: np.ndarray, movements: Sequence[PoseSegment]) -> np.ndarray:
+    """A copy of the per-frame ``labels`` where the frames inside a movement segment that
+    showed a label of ``HIDDEN_BY_MOVEMENT`` take the movement's name instead.
+
+    On the timeline those frames then behave exactly as the hidden label did (flickers
+    absorbed, spans shorter than the minimum duration dropped, so a hop shorter than
+    that does not split the segment around it), and the segments they make are dropped
+    by the caller: the movement segment itself reports that time. Left unlabelled
+    instead, they would let a named shape's scattered frames bridge across them.
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    out = np.array(labels, dtype=object, copy=True)
+    hidden = np.array([label in HIDDEN_BY_MOVEMENT for label in out], dtype=bool)
+    for seg in movements:
+        # Segment times are rounded to 1 ms; a frame belongs to [start, end).
+        inside = (times >= seg.start_s - 5e-4) & (times < seg.end_s - 5e-4)
+        out[inside & hidden] = seg.name
+    return out

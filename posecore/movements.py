@@ -17,6 +17,11 @@ are left out (they stay whatever pose or transition they were).
     just before take-off and just after landing, and lands near the take-off level:
     a rise that never comes back down is the camera tilting, or a body part
     misread, not a flight;
+  - the feet leave the floor they stood on: the lowest foot point rises
+    ``JUMP_FOOT_RISE`` above its level at take-off too, not only above the running
+    baseline (a baseline pulled down by what comes next, e.g. landing from a turn
+    into a crouch lower in the image or a camera zooming in, makes feet that never
+    moved look risen while the dancer straightens up);
   - the whole body rises, not only the legs: the hips and the shoulders go up by at
     least ``BODY_RISE_SHARE`` of the feet's rise (a leg lifted or misread, or another
     dancer's legs taken for this one's, moves the feet alone);
@@ -51,6 +56,7 @@ from posecore.result import PoseSegment
 from posecore.timeline import make_segment, runs, split_at_gaps
 from posecore.tracks import Track
 
+MOVEMENT_NAMES = frozenset({"jump", "turn"})  # the segment names this module reports
 MIN_VISIBILITY = 0.5
 BASELINE_S = 1.0
 JUMP_FOOT_RISE = 0.10  # leg lengths the lowest foot point must rise (~9 cm)
@@ -149,6 +155,8 @@ def detect_jumps(track: Track, *, frame_duration_s: float, width: int, height: i
             ref = scale[take_off]
             if abs(foot[landing] - foot[take_off]) > JUMP_LANDING_TOLERANCE * ref:
                 continue  # lands somewhere else in the image: camera motion, not a flight
+            if foot[take_off] - np.nanmin(foot[flight]) < JUMP_FOOT_RISE * ref:
+                continue  # the feet never left the floor they took off from: only the baseline moved
             if np.nanmax(np.abs(torso[flight] / torso[take_off] - 1.0)) > JUMP_MAX_ZOOM:
                 continue  # the body changed size in the image: zoom or depth, not height
             peak = np.nanmax(foot_rise[flight])

@@ -117,7 +117,8 @@ def test_analyse_dancer_reports_segments_movements_and_per_frame_labels() -> Non
     assert len(labels) == len(track)
     assert labels[0] == "standing" and labels[45] == "t_pose" and labels[70] is None
     assert dancer["id"] == 3 and dancer["frames_detected"] == 120 and dancer["coverage"] == 0.4
-    assert names(dancer["poses"]) == ["standing", "t_pose", "standing", "jump"]
+    # The hop comes straight after the unseen stretch; "standing" resumes after it, not under it.
+    assert names(dancer["poses"]) == ["standing", "t_pose", "jump", "standing"]
     starts = [s["start_s"] for s in dancer["poses"]]
     assert starts == sorted(starts)
     assert dancer["summary"]["t_pose"] == {"count": 1, "total_s": 1.0, "share": 0.1}
