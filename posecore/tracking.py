@@ -217,11 +217,12 @@ class PersonTracker:
         """``track`` without the flickers it picked up.
 
         A flicker is a short run (fewer than ``min_frames`` frames, or seen for less than
-        ``min_s``: frames x frame step) unseen for more than ``MAX_PREDICTION_S`` on either side. The tracker may have given
-        it this id by colour (a duplicate of a neighbour, or a glimpse of someone else dressed
-        alike); left in, it keeps the track from joining the one it really continues, since
-        two tracks seen at the same time are never one person. So it is dropped, as a flicker
-        on a track of its own is; the rest of the track stays as the tracker linked it."""
+        ``min_s``: frames x frame step) unseen for more than ``MAX_PREDICTION_S`` on either
+        side. The tracker may have given it this id by colour (a duplicate of a neighbour, or
+        a glimpse of someone else dressed alike); left in, it keeps the track from joining the
+        one it really continues, since two tracks seen at the same time are never one person.
+        So it is dropped, as a flicker on a track of its own is; the rest of the track stays
+        as the tracker linked it."""
         times = [row[1] for row in track.rows]
         bounds = [0, *(i for i in range(1, len(times)) if times[i] - times[i - 1] > MAX_PREDICTION_S), len(times)]
         kept = [
