@@ -41,10 +41,18 @@ LANDMARK_NAMES = (
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
 NOSE, L_HEEL, R_HEEL, L_TOE, R_TOE = 0, 29, 30, 31, 32
+L_EYE, R_EYE, L_EAR, R_EAR = 2, 5, 7, 8
+HEAD = (L_EYE, R_EYE, L_EAR, R_EAR)  # their centre is the head's centre, at eye level
 TORSO = (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)
 LEGS = (L_HIP, L_KNEE, L_ANKLE, R_HIP, R_KNEE, R_ANKLE)
 
 _UP_WORLD = np.array([0.0, -1.0, 0.0])  # world y points down
+# The top of the head above eye level, in torso lengths (shoulder mid to hip mid): a head is
+# ~23 cm tall with the eyes half-way, an adult torso ~50 cm.
+HEAD_TOP = 0.23
+# Below this shoulder width (in torso lengths) the shoulders are seen nearly edge-on, and
+# which way "across the body" points cannot be told from the image.
+MIN_SHOULDER_WIDTH = 0.3
 
 
 def _norm(v: np.ndarray) -> np.ndarray:
@@ -148,6 +156,45 @@ def _wrist_across(side: str) -> Callable[..., np.ndarray]:
             return 100.0 * (-offset if side == "left" else offset) / _torso_length(ls, rs, lh, rh)
 
     return across
+
+
+def _head_distance(wrist: np.ndarray, *points: np.ndarray) -> np.ndarray:
+    """Wrist to the head's centre (eyes and ears, ``HEAD``) in % of torso length (image)."""
+    head = np.mean(points[:4], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * _norm(wrist - head) / _torso_length(*points[4:])
+
+
+def _above_crown(wrist: np.ndarray, *points: np.ndarray) -> np.ndarray:
+    """Wrist height above the top of the head in % of torso length (image y): 0 = level with it.
+
+    The top of the head is ``HEAD_TOP`` torso lengths above the centre of the eyes and ears.
+    """
+    head = np.mean(points[:4], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * ((head[:, 1] - wrist[:, 1]) / _torso_length(*points[4:]) - HEAD_TOP)
+
+
+def _forearm_inward(side: str) -> Callable[..., np.ndarray]:
+    """How far the forearm (elbow to wrist) reaches across the body, in % of shoulder width.
+
+    Measured along the shoulder line, towards the other shoulder: 50 = the wrist is half a
+    shoulder width nearer the other side than the elbow. Forearms crossed or stacked in
+    front of the chest both reach far across; arms at the sides or raised reach ~0.
+    Shoulder width scales with the forearm as the dancer turns, so the measure does not
+    change with a three-quarter view; NaN when the shoulders are seen edge-on.
+    """
+
+    def inward(
+        elbow: np.ndarray, wrist: np.ndarray, ls: np.ndarray, rs: np.ndarray, lh: np.ndarray, rh: np.ndarray
+    ) -> np.ndarray:
+        across = rs - ls if side == "left" else ls - rs  # from this shoulder to the other
+        width = _norm(across)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reach = 100.0 * np.sum((wrist - elbow) * across, axis=-1) / width**2
+            return np.where(width >= MIN_SHOULDER_WIDTH * _torso_length(ls, rs, lh, rh), reach, np.nan)
+
+    return inward
 
 
 def _wrist_distance(
@@ -299,6 +346,21 @@ def _definitions() -> dict[str, AngleDef]:
             "image", (wr, *TORSO), "%",
             "How far the wrist is past the body's midline towards the other side, % of torso length "
             "(negative: on its own side).", _wrist_across(side),
+        )  # fmt: skip
+        defs[f"head_distance_{side}"] = AngleDef(
+            "image", (wr, *HEAD, *TORSO), "%",
+            "Wrist to the centre of the head (eyes and ears) in % of torso length: ~45 with the hand on the head.",
+            _head_distance,
+        )  # fmt: skip
+        defs[f"wrist_above_crown_{side}"] = AngleDef(
+            "image", (wr, *HEAD, *TORSO), "%",
+            "Wrist height above the top of the head in % of torso length: 0 = level with it, ~-45 = at the chin.",
+            _above_crown,
+        )  # fmt: skip
+        defs[f"forearm_inward_{side}"] = AngleDef(
+            "image", (el, wr, *TORSO), "%",
+            "How far the forearm reaches across the body along the shoulder line, % of shoulder width "
+            "(crossed or stacked forearms: both high; NaN with the shoulders edge-on).", _forearm_inward(side),
         )  # fmt: skip
         defs[f"ankle_knee_{side}"] = AngleDef(
             "world", LEGS, "%",
