@@ -273,6 +273,9 @@ class AngleDef:
     unit: str
     description: str
     compute: Callable[..., np.ndarray]
+    # Of these landmarks the best seen one is enough (the others' positions MediaPipe still
+    # estimates): the head's points, of which a profile or back view hides some.
+    any_of: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON form for the API: which landmarks, which space, which unit."""
@@ -350,12 +353,12 @@ def _definitions() -> dict[str, AngleDef]:
         defs[f"head_distance_{side}"] = AngleDef(
             "image", (wr, *HEAD, *TORSO), "%",
             "Wrist to the centre of the head (eyes and ears) in % of torso length: ~45 with the hand on the head.",
-            _head_distance,
+            _head_distance, any_of=HEAD,
         )  # fmt: skip
         defs[f"wrist_above_crown_{side}"] = AngleDef(
             "image", (wr, *HEAD, *TORSO), "%",
             "Wrist height above the top of the head in % of torso length: 0 = level with it, ~-45 = at the chin.",
-            _above_crown,
+            _above_crown, any_of=HEAD,
         )  # fmt: skip
         defs[f"forearm_inward_{side}"] = AngleDef(
             "image", (el, wr, *TORSO), "%",
@@ -417,10 +420,17 @@ def joint_angles(landmarks: np.ndarray, world: np.ndarray, width: int, height: i
 
 
 def joint_confidences(landmarks: np.ndarray) -> dict[str, np.ndarray]:
-    """Per measure and frame, the lowest visibility of the landmarks it uses (0..1).
+    """Per measure and frame, the lowest visibility of the landmarks it uses (0..1); of its
+    ``any_of`` landmarks only the best seen one counts.
 
     MediaPipe gives visibility only for image landmarks; world landmarks are the same
     body points, so the same visibility applies.
     """
     visibility = np.asarray(landmarks, dtype=np.float64)[..., 3]
-    return {name: visibility[:, list(d.landmarks)].min(axis=1) for name, d in ANGLES.items()}
+
+    def confidence(d: AngleDef) -> np.ndarray:
+        each = [i for i in dict.fromkeys(d.landmarks) if i not in d.any_of]
+        lowest = visibility[:, each].min(axis=1)
+        return np.minimum(lowest, visibility[:, list(d.any_of)].max(axis=1)) if d.any_of else lowest
+
+    return {name: confidence(d) for name, d in ANGLES.items()}

@@ -137,11 +137,13 @@ class PersonTracker:
         self._next_id = 1
         self._last_t_s: float | None = None
         self._step_s = float("inf")  # shortest time between analysed frames seen so far
+        self._steps: list[float] = []  # every time between consecutive analysed frames
 
     def update(self, det: FrameDetections) -> list[int]:
         """Match one frame's people to tracks; returns the id of each person in order."""
         if self._last_t_s is not None and det.t_s > self._last_t_s:
-            self._step_s = min(self._step_s, det.t_s - self._last_t_s)
+            self._steps.append(det.t_s - self._last_t_s)
+            self._step_s = min(self._step_s, self._steps[-1])
         self._last_t_s = det.t_s
         self._retire(det.t_s)
         torsos = _torso_points(det.landmarks, self.aspect)
@@ -213,6 +215,12 @@ class PersonTracker:
             track.id = new_id
         self._closed, self._open = tracks, []
 
+    def _usual_step_s(self) -> float:
+        """The median time between analysed frames, by which a track's rows count as time seen
+        (the shortest would not do: one near-duplicate timestamp of a variable-rate phone video
+        would make every dancer look fleeting)."""
+        return float(np.median(self._steps)) if self._steps else math.inf
+
     def _flickers_apart(self, track: _OpenTrack, min_frames: int, min_s: float) -> _OpenTrack:
         """``track`` without the flickers it picked up.
 
@@ -228,7 +236,7 @@ class PersonTracker:
         kept = [
             i
             for a, b in zip(bounds[:-1], bounds[1:])
-            if b - a >= min_frames and (b - a) * self._step_s >= min_s
+            if b - a >= min_frames and (b - a) * self._usual_step_s() >= min_s
             for i in range(a, b)
         ]
         return track if not kept or len(kept) == len(times) else self._piece(track, kept)
@@ -266,7 +274,8 @@ class PersonTracker:
         """Join, in ``tracks`` (in place), dancers who come back after being hidden for longer:
         the closest-looking sure pair first, then again until no pair is sure."""
         while True:
-            dancers = [t for t in tracks if len(t.rows) * self._step_s >= REID_MIN_SEEN_S]
+            step_s = self._usual_step_s()
+            dancers = [t for t in tracks if len(t.rows) * step_s >= REID_MIN_SEEN_S]
             pairs = [(self._reid_looks(a, b), i, j) for i, a in enumerate(dancers) for j, b in enumerate(dancers)]
             sure = [
                 (looks, dancers[i], dancers[j])

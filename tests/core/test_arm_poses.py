@@ -120,6 +120,17 @@ def test_a_bent_arm_with_the_hand_clearly_above_and_away_from_the_head_is_an_arm
     assert label(pose) == "left_arm_up"
 
 
+def test_an_arm_up_is_found_in_profile_with_the_far_eye_and_ear_hidden() -> None:
+    """Seen from the side, MediaPipe marks the far eye and ear barely visible (it still places
+    them): the head measures go by the best seen head point, so the raised arm is still read."""
+    landmarks, world = frames([bent_arm_up(hand_height=0.2, hand_out=0.2)])
+    landmarks[:, [5, 8], 3] = 0.1  # right eye, right ear
+    confidences = joint_confidences(landmarks)
+    assert confidences["wrist_above_crown_left"][0] > 0.5 and confidences["head_distance_left"][0] > 0.5
+    labels, _ = LIBRARY.classify(joint_angles(landmarks, world, WIDTH, HEIGHT), confidences)
+    assert labels[0] == "left_arm_up"
+
+
 def test_a_hand_resting_on_top_of_the_head_is_framing_not_an_arm_up() -> None:
     pose = bent_arm_up(hand_height=0.13, hand_out=0.03)  # wrist just over the crown, touching
     m = measures(pose)

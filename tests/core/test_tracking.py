@@ -163,6 +163,17 @@ def test_a_dancer_hidden_for_five_seconds_comes_back_with_their_id() -> None:
     assert sorted(len(t) for t in tracks) == [90, 240, 240]
 
 
+def test_a_near_duplicate_timestamp_does_not_stop_a_hidden_dancer_coming_back() -> None:
+    """As above, with one frame 1 ms after the one before (a variable-rate phone video): time
+    seen still counts in the usual frame step, so the dancer is recognised when she returns."""
+    frames = [trio(i) for i in range(30)]
+    frames += [trio(i, hidden=(0,)) for i in range(30, 180)]
+    frames += [trio(i, hidden=(0,), extra=[(person_at(0.65, 0.6), 1)]) for i in range(180, 240)]
+    frames[10].t_s = frames[9].t_s + 0.001
+    tracks = build_tracks(frames)
+    assert sorted(len(t) for t in tracks) == [90, 240, 240]
+
+
 def test_a_returning_dancer_is_not_guessed_between_two_alike() -> None:
     """Two dancers dressed alike are hidden; one comes back: either could be them, so neither
     id is given (an extra id is better than two dancers joined into one)."""
