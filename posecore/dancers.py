@@ -93,7 +93,8 @@ def analyse_dancer(
         min_confidence=min_confidence,
         facings=facing_per_frame(track.landmarks, track.world),
     )
-    segments = [seg for seg in segments if seg.name not in MOVEMENT_NAMES] + movements
+    poses = [seg for seg in segments if seg.name not in MOVEMENT_NAMES]
+    segments = cut_out_movements(poses, movements, track.times_s, min_pose_duration_s) + movements
     segments.sort(key=lambda seg: (seg.start_s, seg.end_s, seg.name))
     speed = body_speed(track, width, height, frame_duration_s=frame_duration_s)
     moments = find_moments(track, speed, frame_duration_s=frame_duration_s)
@@ -123,4 +124,37 @@ def movement_labels(times_s: np.ndarray, labels: np.ndarray, movements: Sequence
         # Segment times are rounded to 1 ms; a frame belongs to [start, end).
         inside = (times >= seg.start_s - 5e-4) & (times < seg.end_s - 5e-4)
         out[inside & hidden] = seg.name
+    return out
+
+
+def cut_out_movements(
+    segments: Sequence[PoseSegment], movements: Sequence[PoseSegment], times_s: np.ndarray, min_pose_duration_s: float
+) -> list[PoseSegment]:
+    """``segments`` with each movement's time cut out of the ``HIDDEN_BY_MOVEMENT`` ones.
+
+    ``movement_labels`` already keeps them out of a movement, except one shorter than the
+    timeline's flicker rules (a 0.1 s hop): "standing" on either side would join across it.
+    The pieces left keep the segment's confidence and facing; one held for less than
+    ``min_pose_duration_s`` is dropped, as on the timeline.
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    out: list[PoseSegment] = []
+    for seg in segments:
+        pieces = [(seg.start_s, seg.end_s)]
+        for move in movements if seg.name in HIDDEN_BY_MOVEMENT else ():
+            before, after = (
+                ((start, min(end, move.start_s)) for start, end in pieces),
+                ((max(start, move.end_s), end) for start, end in pieces),
+            )
+            pieces = sorted(piece for piece in (*before, *after) if piece[1] > piece[0])
+        for start, end in pieces:
+            if (start, end) == (seg.start_s, seg.end_s):
+                out.append(seg)
+            elif end - start >= min_pose_duration_s:
+                frames = int(((times >= start - 5e-4) & (times < end - 5e-4)).sum())
+                out.append(
+                    seg.model_copy(
+                        update={"start_s": start, "end_s": end, "duration_s": round(end - start, 3), "frames": frames}
+                    )
+                )
     return out

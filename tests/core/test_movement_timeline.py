@@ -59,3 +59,15 @@ def test_standing_is_not_reported_during_a_hop() -> None:
     assert jump.duration_s >= 0.2  # a movement shorter than min_pose_duration_s is absorbed like a flicker
     assert [s.name for s in found] == ["standing", "jump", "standing"]
     assert all(overlap_s(s, jump) == 0 for s in found if s.name == "standing")
+
+
+def test_standing_is_not_reported_during_a_hop_shorter_than_a_held_pose() -> None:
+    """A 0.1 s flight is shorter than min_pose_duration_s, so on the timeline "standing" would
+    join across it: its time is cut out of the standing segment instead."""
+    hop = [skeleton(rise=0.12 * np.sin(np.pi * i / 6)) for i in range(1, 6)]
+    found = segments([skeleton()] * seconds(1.0) + hop + [skeleton()] * seconds(1.0))
+    [jump] = [s for s in found if s.name == "jump"]
+    assert jump.duration_s < 0.2
+    assert [s.name for s in found] == ["standing", "jump", "standing"]
+    assert all(overlap_s(s, jump) == 0 for s in found if s.name == "standing")
+    assert sum(s.frames for s in found if s.name == "standing") == 2 * seconds(1.0) + 5 - jump.frames
