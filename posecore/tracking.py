@@ -277,15 +277,16 @@ class PersonTracker:
             step_s = self._usual_step_s()
             dancers = [t for t in tracks if len(t.rows) * step_s >= REID_MIN_SEEN_S]
             pairs = [(self._reid_looks(a, b), i, j) for i, a in enumerate(dancers) for j, b in enumerate(dancers)]
-            sure = [
-                (looks, dancers[i], dancers[j])
+            sure = (
+                (dancers[i], dancers[j])
                 for looks, i, j in sorted((p for p in pairs if p[0] <= REID_APPEARANCE_DISTANCE), key=lambda p: p[0])
                 if self._unrivalled(looks, dancers[i], dancers[j], pairs, dancers)
                 and self._someone_missing(dancers[i], dancers[j], tracks)
-            ]
-            if not sure:
+            )
+            pair = next(sure, None)  # only the first is joined: the others are judged again after it
+            if pair is None:
                 return
-            _, a, b = sure[0]
+            a, b = pair
             a.rows += b.rows
             a.torso, a.last_t_s, a.velocity = b.torso, b.last_t_s, b.velocity
             tracks.remove(b)
