@@ -36,10 +36,11 @@ from yaml.scanner import Scanner
 
 from posecore.angles import ANGLES
 from posecore.errors import PoseFileTooLarge, PoseLibraryError
+from posecore.movements import MOVEMENT_NAMES
 from posecore.stillness import PARTS
 
 FALLBACK = "standing"  # a visible dancer in no named pose
-RESERVED = frozenset({FALLBACK, "jump", "turn"})  # labels made elsewhere (fallback, movements.py)
+RESERVED = frozenset({FALLBACK}) | MOVEMENT_NAMES  # labels made elsewhere (the fallback, movements.py)
 DEFAULT_PATH = Path(__file__).with_name("poses.yaml")
 DEFAULT_TOLERANCE = 10.0
 MIN_VISIBILITY = 0.5
