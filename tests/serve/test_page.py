@@ -255,7 +255,10 @@ def analyse(page: Any, video: Path, **fields: str) -> dict[str, Any]:
     """Submit ``video`` with the form ``fields`` (input id -> value); the result the page received."""
     page.set_input_files("#video-input", video)
     for field, value in fields.items():
-        page.fill(f"#{field}", value)
+        if page.locator(f"#{field}").evaluate("e => e.tagName") == "SELECT":
+            page.select_option(f"#{field}", value)
+        else:
+            page.fill(f"#{field}", value)
     page.click("#analyse-button")
     page.wait_for_selector("#results:not([hidden])", timeout=ANALYSIS_TIMEOUT_MS)
     page.wait_for_function(VIDEO_READY)
@@ -350,6 +353,20 @@ def test_every_dancer_of_a_group_is_drawn(page: Any, tmp_path: Path) -> None:
     rows = page.locator("#metrics tbody tr")
     assert rows.count() == len(ids) and all("no beat found" in rows.nth(i).inner_text() for i in range(len(ids)))
     page.screenshot(path=tmp_path / "group.png", full_page=True)
+
+
+def test_every_dancer_of_the_real_group_video_is_drawn(page: Any, shared_video: Path) -> None:
+    """group_dance.mp4 (4 dancers) with max_people auto: on the frame where most are found,
+    every one of them is drawn in their own colour, and each has a lane."""
+    result = analyse(page, shared_video, **{"max-people": "auto", "sample-fps": "3"})
+    ids = [d["id"] for d in result["dancers"]]
+    assert 3 <= len(ids) <= 6 and page.locator(".lane").count() == len(ids)
+    frame = max(result["frames"], key=lambda f: len(f["people"]))
+    assert len(frame["people"]) >= 3
+    page.evaluate(SEEK, frame["t_s"])
+    page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
+    for person in frame["people"]:
+        assert page.evaluate(COUNT_PIXELS, DANCER_HEX[person["id"] - 1]) > 200, person["id"]
 
 
 def swaying_dancer(frames: int = 36) -> list[np.ndarray]:
