@@ -317,6 +317,16 @@ def test_beats_key_poses_energy_and_timing_in_the_browser(page: Any, tmp_path: P
     page.screenshot(path=tmp_path / "beats.png", full_page=True)
 
 
+def assert_every_dancer_drawn(page: Any, result: dict[str, Any], at_least: int) -> None:
+    """On the frame with the most dancers (at least ``at_least``): each one's skeleton, in their own colour."""
+    frame = max(result["frames"], key=lambda f: len(f["people"]))
+    assert len(frame["people"]) >= at_least
+    page.evaluate(SEEK, frame["t_s"])
+    page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
+    for person in frame["people"]:
+        assert page.evaluate(COUNT_PIXELS, DANCER_HEX[person["id"] - 1]) > 200, person["id"]
+
+
 def test_every_dancer_of_a_group_is_drawn(page: Any, tmp_path: Path) -> None:
     """The man from bus.jpg three times side by side (mirrored in the middle), no sound: a skeleton in each
     dancer's colour, a lane and an energy curve per dancer, no beats."""
@@ -336,13 +346,7 @@ def test_every_dancer_of_a_group_is_drawn(page: Any, tmp_path: Path) -> None:
     ]
     assert page.evaluate(BARS_OUTSIDE) == 0  # the last segment ends a sampling step after 1.2 s
 
-    # The frame with the most dancers: each one's skeleton, in their own colour.
-    frame = max(result["frames"], key=lambda f: len(f["people"]))
-    assert len(frame["people"]) >= 2
-    page.evaluate(SEEK, frame["t_s"])
-    page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
-    for person in frame["people"]:
-        assert page.evaluate(COUNT_PIXELS, DANCER_HEX[person["id"] - 1]) > 200, person["id"]
+    assert_every_dancer_drawn(page, result, at_least=2)
 
     # No music: no ticks, said in words; a curve, a key-pose group and a table row per dancer all the same.
     assert result["music"] is None
@@ -361,12 +365,7 @@ def test_every_dancer_of_the_real_group_video_is_drawn(page: Any, shared_video: 
     result = analyse(page, shared_video, **{"max-people": "auto", "sample-fps": "3"})
     ids = [d["id"] for d in result["dancers"]]
     assert 3 <= len(ids) <= 6 and page.locator(".lane").count() == len(ids)
-    frame = max(result["frames"], key=lambda f: len(f["people"]))
-    assert len(frame["people"]) >= 3
-    page.evaluate(SEEK, frame["t_s"])
-    page.wait_for_function("i => document.getElementById('skeleton').dataset.frame === String(i)", arg=frame["index"])
-    for person in frame["people"]:
-        assert page.evaluate(COUNT_PIXELS, DANCER_HEX[person["id"] - 1]) > 200, person["id"]
+    assert_every_dancer_drawn(page, result, at_least=3)
 
 
 def swaying_dancer(frames: int = 36) -> list[np.ndarray]:
