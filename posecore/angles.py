@@ -158,11 +158,16 @@ def _wrist_across(side: str) -> Callable[..., np.ndarray]:
     return across
 
 
+def _head_and_torso(points: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """From ``(*HEAD, *TORSO)`` points: the head's centre (eyes and ears) and the torso length."""
+    return np.mean(points[: len(HEAD)], axis=0), _torso_length(*points[len(HEAD) :])
+
+
 def _head_distance(wrist: np.ndarray, *points: np.ndarray) -> np.ndarray:
     """Wrist to the head's centre (eyes and ears, ``HEAD``) in % of torso length (image)."""
-    head = np.mean(points[:4], axis=0)
+    head, torso = _head_and_torso(points)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 100.0 * _norm(wrist - head) / _torso_length(*points[4:])
+        return 100.0 * _norm(wrist - head) / torso
 
 
 def _above_crown(wrist: np.ndarray, *points: np.ndarray) -> np.ndarray:
@@ -170,9 +175,9 @@ def _above_crown(wrist: np.ndarray, *points: np.ndarray) -> np.ndarray:
 
     The top of the head is ``HEAD_TOP`` torso lengths above the centre of the eyes and ears.
     """
-    head = np.mean(points[:4], axis=0)
+    head, torso = _head_and_torso(points)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 100.0 * ((head[:, 1] - wrist[:, 1]) / _torso_length(*points[4:]) - HEAD_TOP)
+        return 100.0 * ((head[:, 1] - wrist[:, 1]) / torso - HEAD_TOP)
 
 
 def _forearm_inward(side: str) -> Callable[..., np.ndarray]:

@@ -117,14 +117,17 @@ def movement_labels(times_s: np.ndarray, labels: np.ndarray, movements: Sequence
     by the caller: the movement segment itself reports that time. Left unlabelled
     instead, they would let a named shape's scattered frames bridge across them.
     """
-    times = np.asarray(times_s, dtype=np.float64)
     out = np.array(labels, dtype=object, copy=True)
     hidden = np.array([label in HIDDEN_BY_MOVEMENT for label in out], dtype=bool)
     for seg in movements:
-        # Segment times are rounded to 1 ms; a frame belongs to [start, end).
-        inside = (times >= seg.start_s - 5e-4) & (times < seg.end_s - 5e-4)
-        out[inside & hidden] = seg.name
+        out[_frames_within(times_s, seg.start_s, seg.end_s) & hidden] = seg.name
     return out
+
+
+def _frames_within(times_s: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    """Which frames lie in [start, end) of a segment (segment times are rounded to 1 ms)."""
+    times = np.asarray(times_s, dtype=np.float64)
+    return (times >= start_s - 5e-4) & (times < end_s - 5e-4)
 
 
 def cut_out_movements(
@@ -137,7 +140,6 @@ def cut_out_movements(
     The pieces left keep the segment's confidence and facing; one held for less than
     ``min_pose_duration_s`` is dropped, as on the timeline.
     """
-    times = np.asarray(times_s, dtype=np.float64)
     out: list[PoseSegment] = []
     for seg in segments:
         pieces = [(seg.start_s, seg.end_s)]
@@ -151,7 +153,7 @@ def cut_out_movements(
             if (start, end) == (seg.start_s, seg.end_s):
                 out.append(seg)
             elif end - start >= min_pose_duration_s:
-                frames = int(((times >= start - 5e-4) & (times < end - 5e-4)).sum())
+                frames = int(_frames_within(times_s, start, end).sum())
                 out.append(
                     seg.model_copy(
                         update={"start_s": start, "end_s": end, "duration_s": round(end - start, 3), "frames": frames}

@@ -192,7 +192,8 @@ class PersonTracker:
         Flickers are dropped first from within each track (``_flickers_apart``), and after
         the joins every track left on fewer than ``min_frames`` frames or spanning less than
         ``min_s`` seconds; then the ids are renumbered 1.. in order of first appearance."""
-        pieces = (self._flickers_apart(track, min_frames, min_s) for track in self._closed + self._open)
+        step_s = self._usual_step_s()
+        pieces = (self._flickers_apart(track, min_frames, min_s, step_s) for track in self._closed + self._open)
         tracks = sorted(pieces, key=lambda t: t.rows[0][1])
         merged = True
         while merged:
@@ -210,7 +211,7 @@ class PersonTracker:
                 tracks.remove(b)
                 merged = True
         tracks = [t for t in tracks if len(t.rows) >= min_frames and t.rows[-1][1] - t.rows[0][1] >= min_s]
-        self._reidentify(tracks)
+        self._reidentify(tracks, step_s)
         for new_id, track in enumerate(tracks, start=1):
             track.id = new_id
         self._closed, self._open = tracks, []
@@ -221,11 +222,11 @@ class PersonTracker:
         would make every dancer look fleeting)."""
         return float(np.median(self._steps)) if self._steps else math.inf
 
-    def _flickers_apart(self, track: _OpenTrack, min_frames: int, min_s: float) -> _OpenTrack:
+    def _flickers_apart(self, track: _OpenTrack, min_frames: int, min_s: float, step_s: float) -> _OpenTrack:
         """``track`` without the flickers it picked up.
 
         A flicker is a short run (fewer than ``min_frames`` frames, or seen for less than
-        ``min_s``: frames x frame step) unseen for more than ``MAX_PREDICTION_S`` on either
+        ``min_s``: frames x ``step_s``) unseen for more than ``MAX_PREDICTION_S`` on either
         side. The tracker may have given it this id by colour (a duplicate of a neighbour, or
         a glimpse of someone else dressed alike); left in, it keeps the track from joining the
         one it really continues, since two tracks seen at the same time are never one person.
@@ -236,7 +237,7 @@ class PersonTracker:
         kept = [
             i
             for a, b in zip(bounds[:-1], bounds[1:])
-            if b - a >= min_frames and (b - a) * self._usual_step_s() >= min_s
+            if b - a >= min_frames and (b - a) * step_s >= min_s
             for i in range(a, b)
         ]
         return track if not kept or len(kept) == len(times) else self._piece(track, kept)
@@ -270,11 +271,11 @@ class PersonTracker:
             return None
         return shift + APPEARANCE_WEIGHT * looks
 
-    def _reidentify(self, tracks: list[_OpenTrack]) -> None:
+    def _reidentify(self, tracks: list[_OpenTrack], step_s: float) -> None:
         """Join, in ``tracks`` (in place), dancers who come back after being hidden for longer:
-        the closest-looking sure pair first, then again until no pair is sure."""
+        the closest-looking sure pair first, then again until no pair is sure. A track counts as
+        a dancer once seen for ``REID_MIN_SEEN_S`` (its frames x ``step_s``)."""
         while True:
-            step_s = self._usual_step_s()
             dancers = [t for t in tracks if len(t.rows) * step_s >= REID_MIN_SEEN_S]
             pairs = [(self._reid_looks(a, b), i, j) for i, a in enumerate(dancers) for j, b in enumerate(dancers)]
             sure = (
