@@ -83,13 +83,17 @@ class VideoRun:
     stem: str
     rows: list[Row]
     result: AnalysisResult
+    mids: list[Row] = field(default_factory=list)  # labels of reported segments' middle frames (mids_*.csv)
     segments: list[dict] = field(default_factory=list)  # each judged pose segment
 
 
-def read_labels(stem: str) -> list[Row]:
-    """The labelled rows of one video."""
+def read_labels(stem: str, kind: str = "poses") -> list[Row]:
+    """The labelled rows of one video: ``poses`` (regular samples) or ``mids`` (segment middles, may be absent)."""
+    path = LABELS / f"{kind}_{stem}.csv"
+    if kind == "mids" and not path.is_file():
+        return []
     rows = []
-    with open(LABELS / f"poses_{stem}.csv", newline="") as file:
+    with open(path, newline="") as file:
         for r in csv.DictReader(file):
             hip = (float(r["x"]), float(r["y"])) if r["x"] and r["y"] else None
             also = frozenset(a for a in r["also"].replace(";", " ").replace(",", " ").split() if a)
@@ -168,17 +172,23 @@ def report_at(rows: list[Row], result: AnalysisResult) -> None:
 
 
 def judge_segments(run: VideoRun) -> None:
-    """Each reported segment: right / wrong by the labelled rows of its dancer inside it, else unknown."""
+    """Each reported segment: right / wrong by the labelled rows of its dancer inside it, else unknown.
+
+    ``verdict`` is the majority of the labelled rows inside (regular samples and segment
+    middles); ``middle`` is the verdict of the labelled row nearest the segment's middle.
+    """
     for dancer in run.result.dancers:
-        own = [r for r in run.rows if r.dancer == dancer.id and r.pose not in NOT_SCORED]
+        own = [r for r in run.rows + run.mids if r.dancer == dancer.id and r.pose not in NOT_SCORED]
         for seg in dancer.poses:
-            inside = [r for r in own if seg.start_s - 1e-6 <= r.t_s < seg.end_s - 1e-6]
+            inside = sorted((r for r in own if seg.start_s - 1e-6 <= r.t_s < seg.end_s - 1e-6), key=lambda r: r.t_s)
             right = sum(r.is_right(seg.name) for r in inside)
             verdict = "unknown" if not inside else "right" if 2 * right >= len(inside) else "wrong"
+            middle = min(inside, key=lambda r: abs(r.t_s - (seg.start_s + seg.end_s) / 2), default=None)
             run.segments.append({
                 "video": run.stem, "dancer": dancer.id, "name": seg.name, "start_s": seg.start_s,
                 "end_s": seg.end_s, "confidence": seg.confidence, "labelled": [r.pose for r in inside],
                 "verdict": verdict,
+                "middle": "unknown" if middle is None else "right" if middle.is_right(seg.name) else "wrong",
             })  # fmt: skip
 
 
@@ -228,6 +238,7 @@ def score(runs: list[VideoRun]) -> dict:
     }
     segments = [s for run in runs for s in run.segments if s["name"] not in MOVEMENTS]
     verdicts = Counter(s["verdict"] for s in segments)
+    middles = Counter(s["middle"] for s in segments)
     moves = Counter(s["verdict"] for run in runs for s in run.segments if s["name"] in MOVEMENTS)
     named = [n for n in names if labelled[n] and n not in ("transition", FALLBACK)]
     return {
@@ -240,6 +251,7 @@ def score(runs: list[VideoRun]) -> dict:
         "named_recall": _share(sum(found[n] for n in named), sum(labelled[n] for n in named)),
         "segments": dict(verdicts),
         "segment_precision": _share(verdicts["right"], verdicts["right"] + verdicts["wrong"]),
+        "segment_precision_by_middle": _share(middles["right"], middles["right"] + middles["wrong"]),
         "movement_segments": dict(moves),
         "movement_segment_precision": _share(moves["right"], moves["right"] + moves["wrong"]),
         "per_pose": per_pose,
@@ -331,6 +343,8 @@ def markdown(report: dict) -> str:
             f"- pose segment precision: **{_pct(s['segment_precision'])}** "
             f"({s['segments'].get('right', 0)} right, {s['segments'].get('wrong', 0)} wrong, "
             f"{s['segments'].get('unknown', 0)} with no labelled frame inside)",
+            f"- pose segment precision by the labelled frame nearest the middle: "
+            f"**{_pct(s['segment_precision_by_middle'])}**",
             f"- movement (jump, turn) segment precision: {_pct(s['movement_segment_precision'])} "
             f"({s['movement_segments'].get('right', 0)} right, {s['movement_segments'].get('wrong', 0)} wrong, "
             f"{s['movement_segments'].get('unknown', 0)} unknown; posecore/movements.py)",
@@ -386,10 +400,11 @@ def main() -> None:
         tried = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
         options = AnalysisOptions(max_people=max_people(stem), include_landmarks=True, **tried)
         analysis = analyse(stem, options)
-        rows = read_labels(stem)
-        match(rows, analysis.result)
-        report_at(rows, analysis.result)
-        run = VideoRun(stem, rows, analysis.result)
+        rows, mids = read_labels(stem), read_labels(stem, "mids")
+        for labelled in (rows, mids):
+            match(labelled, analysis.result)
+            report_at(labelled, analysis.result)
+        run = VideoRun(stem, rows, analysis.result, mids)
         judge_segments(run)
         runs.append(run)
         print(f"{stem}: {len(analysis.result.dancers)} dancers", flush=True)
