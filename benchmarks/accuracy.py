@@ -227,15 +227,7 @@ def score(runs: list[VideoRun]) -> dict:
             if mirror(name) and name in row.predicted:
                 sided[row.facing] += 1
     names = sorted(set(predicted) | set(labelled), key=lambda n: (-labelled[n], n))
-    per_pose = {
-        name: {
-            "labelled": labelled[name],
-            "recall": _share(found[name], labelled[name]),
-            "reported": predicted[name],
-            "precision": _share(predicted_right[name], predicted[name]),
-        }
-        for name in names
-    }
+    per_pose = per_pose_table(names, labelled, found, predicted, predicted_right)
     segments = [s for run in runs for s in run.segments if s["name"] not in MOVEMENTS]
     verdicts = Counter(s["verdict"] for s in segments)
     middles = Counter(s["middle"] for s in segments)
@@ -259,6 +251,20 @@ def score(runs: list[VideoRun]) -> dict:
         "swaps_by_facing": {f: {"swapped": swaps[f], "sided_predictions": sided[f]} for f in sorted(sided)},
         "low_confidence_segments": sum(s["confidence"] < 0.5 for s in segments),
     }
+
+
+def per_pose_table(names: list[str], labelled: Counter[str], found: Counter[str], reported: Counter[str],
+                   right: Counter[str]) -> dict[str, dict]:
+    """Per name: rows labelled with it, recall, frames it was reported on, precision."""
+    return {
+        name: {
+            "labelled": labelled[name],
+            "recall": _share(found[name], labelled[name]),
+            "reported": reported[name],
+            "precision": _share(right[name], reported[name]),
+        }
+        for name in names
+    }  # fmt: skip
 
 
 def _share(part: float, whole: float) -> float | None:

@@ -62,6 +62,7 @@ from benchmarks.accuracy import (  # noqa: E402
     match,
     max_people,
     mirror,
+    per_pose_table,
     read_labels,
     report_at,
 )
@@ -334,15 +335,7 @@ def score(pairs: Sequence[tuple[Row, list[str]]]) -> dict:
         "named_precision": _share(sum(right[n] for n in named_predicted), sum(predicted[n] for n in named_predicted)),
         "named_recall": _share(sum(found[n] for n in named_labelled), sum(labelled[n] for n in named_labelled)),
         "transition_found": _share(found[TRANSITION], labelled[TRANSITION]),
-        "per_pose": {
-            n: {
-                "labelled": labelled[n],
-                "recall": _share(found[n], labelled[n]),
-                "predicted": predicted[n],
-                "precision": _share(right[n], predicted[n]),
-            }
-            for n in names
-        },
+        "per_pose": per_pose_table(names, labelled, found, predicted, right),
     }
 
 
@@ -484,7 +477,7 @@ def markdown(report: dict) -> str:
     for pose, v in per["rules"].items():
         row = " | ".join(
             f"{_pct(per[m].get(pose, {}).get('recall'))} / {_pct(per[m].get(pose, {}).get('precision'))} "
-            f"({per[m].get(pose, {}).get('predicted', 0)})"
+            f"({per[m].get(pose, {}).get('reported', 0)})"
             for m in methods
         )
         lines.append(f"| {pose} | {v['labelled']} | {row} |")
