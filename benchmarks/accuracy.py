@@ -236,16 +236,16 @@ def score(runs: list[VideoRun]) -> dict:
     return {
         "person_frames": len(rows),
         "matched": sum(r.dancer is not None for r in rows),
-        "named_predictions_right": _share(
+        "named_predictions_right": ratio(
             sum(predicted_right[n] for n in predicted if n != FALLBACK),
             sum(predicted[n] for n in predicted if n != FALLBACK),
         ),
-        "named_recall": _share(sum(found[n] for n in named), sum(labelled[n] for n in named)),
+        "named_recall": ratio(sum(found[n] for n in named), sum(labelled[n] for n in named)),
         "segments": dict(verdicts),
-        "segment_precision": _share(verdicts["right"], verdicts["right"] + verdicts["wrong"]),
-        "segment_precision_by_middle": _share(middles["right"], middles["right"] + middles["wrong"]),
+        "segment_precision": ratio(verdicts["right"], verdicts["right"] + verdicts["wrong"]),
+        "segment_precision_by_middle": ratio(middles["right"], middles["right"] + middles["wrong"]),
         "movement_segments": dict(moves),
-        "movement_segment_precision": _share(moves["right"], moves["right"] + moves["wrong"]),
+        "movement_segment_precision": ratio(moves["right"], moves["right"] + moves["wrong"]),
         "per_pose": per_pose,
         "confusion": {k: dict(v.most_common()) for k, v in confusion.items()},
         "swaps_by_facing": {f: {"swapped": swaps[f], "sided_predictions": sided[f]} for f in sorted(sided)},
@@ -259,15 +259,16 @@ def per_pose_table(names: list[str], labelled: Counter[str], found: Counter[str]
     return {
         name: {
             "labelled": labelled[name],
-            "recall": _share(found[name], labelled[name]),
+            "recall": ratio(found[name], labelled[name]),
             "reported": reported[name],
-            "precision": _share(right[name], reported[name]),
+            "precision": ratio(right[name], reported[name]),
         }
         for name in names
     }  # fmt: skip
 
 
-def _share(part: float, whole: float) -> float | None:
+def ratio(part: float, whole: float) -> float | None:
+    """part / whole to 3 decimals; None when there is nothing to divide by."""
     return round(part / whole, 3) if whole else None
 
 
@@ -346,16 +347,16 @@ def markdown(report: dict) -> str:
         lines += [
             f"## {part} ({s['person_frames']} scored person-frames, {s['matched']} matched to a dancer)",
             "",
-            f"- pose segment precision: **{_pct(s['segment_precision'])}** "
+            f"- pose segment precision: **{percent(s['segment_precision'])}** "
             f"({s['segments'].get('right', 0)} right, {s['segments'].get('wrong', 0)} wrong, "
             f"{s['segments'].get('unknown', 0)} with no labelled frame inside)",
             f"- pose segment precision by the labelled frame nearest the middle: "
-            f"**{_pct(s['segment_precision_by_middle'])}**",
-            f"- movement (jump, turn) segment precision: {_pct(s['movement_segment_precision'])} "
+            f"**{percent(s['segment_precision_by_middle'])}**",
+            f"- movement (jump, turn) segment precision: {percent(s['movement_segment_precision'])} "
             f"({s['movement_segments'].get('right', 0)} right, {s['movement_segments'].get('wrong', 0)} wrong, "
             f"{s['movement_segments'].get('unknown', 0)} unknown; posecore/movements.py)",
-            f"- named poses: {_pct(s['named_predictions_right'])} of frame predictions right, "
-            f"recall {_pct(s['named_recall'])}",
+            f"- named poses: {percent(s['named_predictions_right'])} of frame predictions right, "
+            f"recall {percent(s['named_recall'])}",
             f"- segments below confidence 0.5: {s['low_confidence_segments']}",
             "- left/right on sided predictions, by labelled facing: "
             + ", ".join(
@@ -366,7 +367,7 @@ def markdown(report: dict) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {name} | {v['labelled']} | {_pct(v['recall'])} | {v['reported']} | {_pct(v['precision'])} |"
+            f"| {name} | {v['labelled']} | {percent(v['recall'])} | {v['reported']} | {percent(v['precision'])} |"
             for name, v in s["per_pose"].items()
         ]
         lines.append("")
@@ -386,7 +387,8 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A ratio as a whole percentage, "-" for None."""
     return "-" if value is None else f"{100 * value:.0f}%"
 
 

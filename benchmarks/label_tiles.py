@@ -1,11 +1,15 @@
-"""Blind labelling tiles for the middle frames of reported segments no label covers.
+"""Blind labelling tiles: middle frames of reported segments no label covers, or a second look.
 
-    python benchmarks/label_tiles.py [--out DIR]
+    python benchmarks/label_tiles.py [--out DIR]            # segment middles
+    python benchmarks/label_tiles.py --resample N [--seed S] # N labelled rows, for a second labeller
 
-Reads ``benchmarks/results/accuracy.json`` (run ``benchmarks/accuracy.py`` first) and takes
-every pose segment judged ``unknown`` (no labelled frame inside). For the middle frame of
-each it writes, under ``DIR`` (default ``/tmp/label_tiles``, never the repository: the
-tiles are third-party footage):
+Without ``--resample`` it reads ``benchmarks/results/accuracy.json`` (run
+``benchmarks/accuracy.py`` first) and takes every segment judged ``unknown`` (no labelled
+frame inside), one task per segment at its middle analysed frame. With ``--resample`` it
+draws N rows of ``poses_*.csv`` that were matched to a dancer, to be labelled again by
+someone who has not seen the first labels (``benchmarks/label_agreement.py`` compares
+the two). For each task it writes, under ``DIR`` (default ``/tmp/label_tiles``, never the
+repository: the tiles are third-party footage):
 
 - ``tasks.csv``: ``task,video,frame_index,t_s,x,y`` (x, y: the dancer's hip centre), the
   first columns of a ``benchmarks/labels/mids_<video>.csv`` row;
@@ -31,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
-from benchmarks.accuracy import DATA, analyse, hips, max_people  # noqa: E402
+from benchmarks.accuracy import DATA, GROUPS, NOT_SCORED, SOLOS, analyse, hips, match, max_people, read_labels  # noqa: E402
 from benchmarks.report import RESULTS  # noqa: E402
 from posecore.angles import L_HIP, R_HIP  # noqa: E402
 from posecore.options import AnalysisOptions  # noqa: E402
@@ -63,6 +67,28 @@ def middle_frames(report: dict) -> list[dict]:
     return tasks
 
 
+def resampled_rows(n: int, seed: int) -> list[dict]:
+    """``n`` labelled rows drawn at random among those matched to a dancer, as tasks."""
+    found = []
+    for stem in (*SOLOS, *GROUPS):
+        analysis = analyse(stem, AnalysisOptions(max_people=max_people(stem), include_landmarks=True))
+        rows = read_labels(stem)
+        match(rows, analysis.result)
+        tracks = {d.track.id: d.track for d in analysis.dancers}
+        for row in rows:
+            if row.dancer is None or row.pose in NOT_SCORED or row.hip is None:
+                continue
+            track = tracks[row.dancer]
+            at = int(np.flatnonzero(track.frame_indices == row.frame_index)[0])
+            found.append({
+                "task": f"{stem}_{row.frame_index}_{round(100 * row.hip[0])}", "video": stem,
+                "frame_index": row.frame_index, "t_s": row.t_s, "x": row.hip[0], "y": row.hip[1],
+                "landmarks": track.landmarks[at],
+            })  # fmt: skip
+    picked = np.random.default_rng(seed).choice(len(found), size=min(n, len(found)), replace=False)
+    return sorted((found[i] for i in picked), key=lambda t: (t["video"], t["frame_index"], t["x"]))
+
+
 def draw(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The crop (BGR) with the skeleton in the dancer's own colours and the hip centre ringed."""
     out = crop.copy()
@@ -86,7 +112,9 @@ def write_tiles(tasks: list[dict], out: Path) -> None:
         info = probe(source)
         mine = [t for t in tasks if t["video"] == stem]
         wanted = sorted({t["frame_index"] + o for t in mine for o in OFFSETS} & set(range(len(info.frame_times))))
-        frames = {f.index: cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR) for f in iter_frames(source, info, np.array(wanted))}
+        frames = {
+            f.index: cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR) for f in iter_frames(source, info, np.array(wanted))
+        }
         for task in mine:
             index = task["frame_index"]
             whole = frames[index]
@@ -110,13 +138,19 @@ def write_tiles(tasks: list[dict], out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/label_tiles"))
+    parser.add_argument("--resample", type=int, metavar="N", help="N labelled rows for a second labeller")
+    parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
-    report = json.loads((RESULTS / "accuracy.json").read_text())
-    tasks = middle_frames(report)
+    if args.resample:
+        tasks = resampled_rows(args.resample, args.seed)
+    else:
+        tasks = middle_frames(json.loads((RESULTS / "accuracy.json").read_text()))
     args.out.mkdir(parents=True, exist_ok=True)
     write_tiles(tasks, args.out)
     with open(args.out / "tasks.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=["task", "video", "frame_index", "t_s", "x", "y"], extrasaction="ignore")
+        writer = csv.DictWriter(
+            file, fieldnames=["task", "video", "frame_index", "t_s", "x", "y"], extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(tasks)
     print(f"{len(tasks)} tasks: {args.out / 'tasks.csv'}")

@@ -63,6 +63,8 @@ from benchmarks.accuracy import (  # noqa: E402
     max_people,
     mirror,
     per_pose_table,
+    percent,
+    ratio,
     read_labels,
     report_at,
 )
@@ -332,15 +334,11 @@ def score(pairs: Sequence[tuple[Row, list[str]]]) -> dict:
     return {
         "rows": len(pairs),
         "named_predictions": sum(predicted[n] for n in named_predicted),
-        "named_precision": _share(sum(right[n] for n in named_predicted), sum(predicted[n] for n in named_predicted)),
-        "named_recall": _share(sum(found[n] for n in named_labelled), sum(labelled[n] for n in named_labelled)),
-        "transition_found": _share(found[TRANSITION], labelled[TRANSITION]),
+        "named_precision": ratio(sum(right[n] for n in named_predicted), sum(predicted[n] for n in named_predicted)),
+        "named_recall": ratio(sum(found[n] for n in named_labelled), sum(labelled[n] for n in named_labelled)),
+        "transition_found": ratio(found[TRANSITION], labelled[TRANSITION]),
         "per_pose": per_pose_table(names, labelled, found, predicted, right),
     }
-
-
-def _share(part: float, whole: float) -> float | None:
-    return round(part / whole, 3) if whole else None
 
 
 def evaluate(samples: Sequence[Sample], probas: dict[str, dict[int, dict[str, float]]]) -> dict:
@@ -417,10 +415,6 @@ def split(train: Sequence[Sample], test: Sequence[Sample]) -> dict[str, dict[int
 # --- summary --------------------------------------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.0f}%"
-
-
 def markdown(report: dict) -> str:
     """The summary tables."""
     methods = ["rules", *MODELS]
@@ -436,8 +430,8 @@ def markdown(report: dict) -> str:
 
     def cells(scores: dict) -> str:
         return " | ".join(
-            f"{_pct(scores[m]['named_precision'])} / {_pct(scores[m]['named_recall'])} "
-            f"({_pct(scores[m]['transition_found'])})"
+            f"{percent(scores[m]['named_precision'])} / {percent(scores[m]['named_recall'])} "
+            f"({percent(scores[m]['transition_found'])})"
             for m in methods
         )
 
@@ -463,20 +457,20 @@ def markdown(report: dict) -> str:
     lines += ["| veto by | threshold | named precision | named recall | named predictions |", "|---|---|---|---|---|"]
     r = report["lovo"]["all"]["rules"]
     lines.append(
-        f"| (rules alone) | - | {_pct(r['named_precision'])} | {_pct(r['named_recall'])} | {r['named_predictions']} |"
+        f"| (rules alone) | - | {percent(r['named_precision'])} | {percent(r['named_recall'])} | {r['named_predictions']} |"
     )
     for name in MODELS:
         for t in VETO_THRESHOLDS:
             h = report["lovo"]["all"][f"hybrid_{name}_veto{t}"]
             lines.append(
-                f"| {name} | {t} | {_pct(h['named_precision'])} | {_pct(h['named_recall'])} | {h['named_predictions']} |"
+                f"| {name} | {t} | {percent(h['named_precision'])} | {percent(h['named_recall'])} | {h['named_predictions']} |"
             )
     lines += ["", "## Per pose (LOVO, all videos): recall / precision (predicted frames)", ""]
     lines += ["| pose | labelled | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     per = {m: report["lovo"]["all"][m]["per_pose"] for m in methods}
     for pose, v in per["rules"].items():
         row = " | ".join(
-            f"{_pct(per[m].get(pose, {}).get('recall'))} / {_pct(per[m].get(pose, {}).get('precision'))} "
+            f"{percent(per[m].get(pose, {}).get('recall'))} / {percent(per[m].get(pose, {}).get('precision'))} "
             f"({per[m].get(pose, {}).get('reported', 0)})"
             for m in methods
         )
