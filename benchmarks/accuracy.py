@@ -418,7 +418,9 @@ def main() -> None:
         print(f"{stem}: {len(analysis.result.dancers)} dancers", flush=True)
     report["notes"] = (
         "Every frame analysed, in-process pipeline, default options except max_people (1 for a solo, the "
-        "labelled head count for a group) and include_landmarks. Scoring rules: benchmarks/labels/README.md."
+        "labelled head count for a group) and include_landmarks. Segments are judged by the regular samples "
+        "(poses_*.csv) and the segment-middle labels (mids_*.csv); frame figures use the regular samples only. "
+        "Scoring rules: benchmarks/labels/README.md."
     )
     report["solos"] = score([r for r in runs if r.stem in SOLOS])
     report["groups"] = score([r for r in runs if r.stem not in SOLOS])
