@@ -88,9 +88,9 @@ class VideoRun:
 
 
 def read_labels(stem: str, kind: str = "poses") -> list[Row]:
-    """The labelled rows of one video: ``poses`` (regular samples) or ``mids`` (segment middles, may be absent)."""
+    """The labelled rows of one video: ``poses`` (regular samples), or ``mids``, ``second``... (may be absent)."""
     path = LABELS / f"{kind}_{stem}.csv"
-    if kind == "mids" and not path.is_file():
+    if kind != "poses" and not path.is_file():
         return []
     rows = []
     with open(path, newline="") as file:
