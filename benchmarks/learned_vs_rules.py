@@ -71,15 +71,13 @@ from benchmarks.accuracy import (  # noqa: E402
     report_at,
 )
 from benchmarks.report import header, new_report, write  # noqa: E402
-from posecore.angles import ANGLES, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, joint_angles  # noqa: E402
+from posecore.angles import ANGLES, L_HIP, L_SHOULDER, MIRROR_ORDER, R_HIP, R_SHOULDER, joint_angles  # noqa: E402
 from posecore.options import AnalysisOptions  # noqa: E402
 from posecore.pose_library import FALLBACK  # noqa: E402
 
 TRANSITION = "transition"
 NOT_NAMED = frozenset({TRANSITION, FALLBACK})
 MEASURES = tuple(ANGLES)
-# Landmark index -> its mirror (left <-> right; the nose stays).
-MIRROR_INDEX = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, *[i + 1 if i % 2 else i - 1 for i in range(11, 33)]])
 VETO_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 # Body-level poses: the "upper_body" hybrid leaves these to the rules (fixed before evaluating it).
 BODY = frozenset({
@@ -116,7 +114,7 @@ def normalised_landmarks(image: np.ndarray, world: np.ndarray, width: int, heigh
 
 def mirrored_frame(image: np.ndarray, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The left-right mirror of one frame's landmarks: x flipped, left and right points swapped."""
-    image, world = image[MIRROR_INDEX].copy(), world[MIRROR_INDEX].copy()
+    image, world = image[MIRROR_ORDER].copy(), world[MIRROR_ORDER].copy()
     image[:, 0] = 1.0 - image[:, 0]
     world[:, 0] = -world[:, 0]
     return image, world

@@ -41,7 +41,7 @@ from benchmarks.memory import MB, snapshot, workers_total  # noqa: E402
 from benchmarks.report import RESULTS, header, new_report, write  # noqa: E402
 from testbed.bad_uploads import bad_uploads  # noqa: E402
 from testbed.cluster import ServeCluster, local_cluster  # noqa: E402
-from testbed.drip import drip_preamble  # noqa: E402
+from testbed.drip import drip  # noqa: E402
 from testbed.media import pattern_frames, write_video  # noqa: E402
 
 ARGS = {"max_duration_s": 30, "max_pixels": 1920 * 1080}
@@ -111,36 +111,11 @@ async def client_loop(http: httpx.AsyncClient, cases: list[Case], rng: random.Ra
             outcomes["bad, rejected as specified" if ok else f"bad, WRONG ({name}: {response.status_code})"] += 1
 
 
-async def drip_once(url: httpx.URL, source: str) -> tuple[bytes, float]:
-    """One dripping upload: headers and the multipart preamble, then a byte a second until
-    answered (or DRIP_LIMIT_S); the reply and the seconds it took."""
-    started = time.monotonic()
-    reader, writer = await asyncio.open_connection(url.host, url.port, local_addr=(source, 0))
-    reply = b""
-    try:
-        writer.write(drip_preamble(url))
-        while time.monotonic() - started < DRIP_LIMIT_S and not reply.endswith(b"}}"):
-            try:
-                chunk = await asyncio.wait_for(reader.read(65536), 1.0)
-            except TimeoutError:  # a second without an answer: one more byte
-                writer.write(b"\0")
-                await writer.drain()
-                continue
-            if not chunk:
-                break
-            reply += chunk
-    except OSError:
-        pass
-    finally:
-        writer.close()
-    return reply, time.monotonic() - started
-
-
 async def drip_loop(url: httpx.URL, source: str, until: float, outcomes: Counter) -> None:
     """A dripping upload every DRIP_EVERY_S until ``until``: each must be cut with a 408."""
     while time.monotonic() + DRIP_LIMIT_S < until:
         started = time.monotonic()
-        reply, seconds = await drip_once(url, source)
+        reply, seconds = await asyncio.to_thread(drip, url, source, DRIP_LIMIT_S)
         outcomes["drip, cut with 408" if reply.startswith(b"HTTP/1.1 408") else
                  f"drip, WRONG ({reply[:12]!r} after {seconds:.0f} s)"] += 1
         await asyncio.sleep(max(0.0, DRIP_EVERY_S - (time.monotonic() - started)))

@@ -24,10 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
+from benchmarks.accuracy import DATA, SOLOS  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
-SOLOS = ("solo_kpop_1080p", "solo_contemporary", "same_routine_a", "same_routine_b", "same_routine_c")
 
 
 def analyse_seconds(tree: Path, video: Path, out: Path) -> float:

@@ -38,6 +38,12 @@ LANDMARK_NAMES = (
     "left_heel", "right_heel", "left_foot_index", "right_foot_index",
 )  # fmt: skip
 
+# Index of each landmark's mirror image ("left" <-> "right" in its name, e.g. mouth_left).
+MIRROR_ORDER = np.array([
+    LANDMARK_NAMES.index(n.replace("left", "#").replace("right", "left").replace("#", "right"))
+    for n in LANDMARK_NAMES
+])  # fmt: skip
+
 L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
 NOSE, L_HEEL, R_HEEL, L_TOE, R_TOE = 0, 29, 30, 31, 32

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posecore.angles import LANDMARK_NAMES
+from posecore.angles import LANDMARK_NAMES, MIRROR_ORDER
 from posecore.errors import PoseCoreError
 from posecore.tracks import Track
 
@@ -121,7 +121,7 @@ class Comparison:
 
 def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """The same landmarks seen in a mirror: x flipped, left and right landmarks swapped."""
-    flipped = landmarks[:, _MIRROR_ORDER].copy()
+    flipped = landmarks[:, MIRROR_ORDER].copy()
     flipped[..., 0] = 1.0 - flipped[..., 0]
     return flipped
 
@@ -154,15 +154,6 @@ def compare_tracks(
     matched_ref_t = np.full(perf_t.size, np.nan)
     matched_ref_t[path.rows] = ref_t[0] + path.fractional_columns / RATE_HZ
     return _scored(perf_t, matched_ref_t, limb_degrees, mirrored)
-
-
-def _mirror_order() -> np.ndarray:
-    """Index of each landmark's mirror image ("left" <-> "right" in its name, e.g. mouth_left)."""
-    swapped = [n.replace("left", "#").replace("right", "left").replace("#", "right") for n in LANDMARK_NAMES]
-    return np.array([LANDMARK_NAMES.index(n) for n in swapped])
-
-
-_MIRROR_ORDER = _mirror_order()
 
 
 def _sampled_directions(track: Track, size: tuple[int, int], *, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -144,11 +144,13 @@ def cut_out_movements(
     for seg in segments:
         pieces = [(seg.start_s, seg.end_s)]
         for move in movements if seg.name in HIDDEN_BY_MOVEMENT else ():
-            before, after = (
-                ((start, min(end, move.start_s)) for start, end in pieces),
-                ((max(start, move.end_s), end) for start, end in pieces),
-            )
-            pieces = sorted(piece for piece in (*before, *after) if piece[1] > piece[0])
+            # Each piece's part before the movement, then its part after: still in time order.
+            pieces = [
+                piece
+                for start, end in pieces
+                for piece in ((start, min(end, move.start_s)), (max(start, move.end_s), end))
+                if piece[1] > piece[0]
+            ]
         for start, end in pieces:
             if (start, end) == (seg.start_s, seg.end_s):
                 out.append(seg)

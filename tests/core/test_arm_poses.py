@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from posecore.angles import (
+    HEAD,
     HEAD_TOP,
     L_ELBOW,
     L_SHOULDER,
@@ -96,7 +97,7 @@ def test_forearm_inward_is_nan_with_the_shoulders_edge_on() -> None:
 def test_wrist_above_crown_is_zero_at_the_top_of_the_head() -> None:
     pose = skeleton()
     world = pose[1]
-    head = world[[2, 5, 7, 8]].mean(axis=0)
+    head = world[list(HEAD)].mean(axis=0)
     torso = np.linalg.norm(world[[L_SHOULDER, R_SHOULDER]].mean(axis=0) - world[[23, 24]].mean(axis=0))
     crown = head - np.array([0.0, HEAD_TOP * torso, 0.0])
     m = measures(moved(pose, {L_WRIST: crown + [0.3, 0.0, 0.0]}))
@@ -109,7 +110,7 @@ def bent_arm_up(hand_height: float, hand_out: float) -> Skeleton:
     metres above and ``hand_out`` metres beside the centre of the head."""
     pose = skeleton(left_arm_elevation=140)
     world = pose[1]
-    head = world[[2, 5, 7, 8]].mean(axis=0)
+    head = world[list(HEAD)].mean(axis=0)
     return moved(pose, {L_WRIST: head + np.array([hand_out, -hand_height, 0.0])})
 
 
@@ -149,7 +150,7 @@ def test_a_forearm_raised_with_the_upper_arm_below_the_shoulder_line_is_no_arm_u
 def test_one_arm_up_and_one_hand_on_the_head_is_not_arms_up() -> None:
     right_up = skeleton(right_arm_elevation=170, left_arm_elevation=140)
     world = right_up[1]
-    head = world[[2, 5, 7, 8]].mean(axis=0)
+    head = world[list(HEAD)].mean(axis=0)
     pose = moved(right_up, {L_WRIST: head + np.array([0.03, -0.13, 0.0])})
     assert label(pose) == "right_arm_up"
 
