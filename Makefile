@@ -60,6 +60,7 @@ bench: model
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/learned_vs_rules.py
 	$(PY) benchmarks/label_agreement.py
+	$(PY) benchmarks/segment_signals.py
 	$(PY) benchmarks/groups.py
 	$(PY) benchmarks/people_cost.py
 	$(PY) benchmarks/solo_vs_base.py

@@ -127,6 +127,18 @@ def analyse(stem: str, options: AnalysisOptions) -> Analysis:
     return asyncio.run(run())
 
 
+def run_video(stem: str, **options: float) -> tuple[VideoRun, Analysis]:
+    """One labelled video analysed (``options``: AnalysisOptions values to try), its rows matched and judged."""
+    analysis = analyse(stem, AnalysisOptions(max_people=max_people(stem), include_landmarks=True, **options))
+    rows, mids = read_labels(stem), read_labels(stem, "mids")
+    for labelled in (rows, mids):
+        match(labelled, analysis.result)
+        report_at(labelled, analysis.result)
+    run = VideoRun(stem, rows, analysis.result, mids)
+    judge_segments(run)
+    return run, analysis
+
+
 def hips(landmarks: list[list[float]]) -> tuple[float, float]:
     """The hip centre (landmarks 23/24), clipped to the frame as the labels were."""
     points = np.asarray(landmarks, dtype=np.float64)
@@ -404,18 +416,11 @@ def main() -> None:
         sys.exit(f"the labelled videos are not at {DATA}")
     report = new_report("accuracy.py")
     runs = []
+    tried = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
     for stem in args.videos:
-        tried = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}
-        options = AnalysisOptions(max_people=max_people(stem), include_landmarks=True, **tried)
-        analysis = analyse(stem, options)
-        rows, mids = read_labels(stem), read_labels(stem, "mids")
-        for labelled in (rows, mids):
-            match(labelled, analysis.result)
-            report_at(labelled, analysis.result)
-        run = VideoRun(stem, rows, analysis.result, mids)
-        judge_segments(run)
+        run, _ = run_video(stem, **tried)
         runs.append(run)
-        print(f"{stem}: {len(analysis.result.dancers)} dancers", flush=True)
+        print(f"{stem}: {len(run.result.dancers)} dancers", flush=True)
     report["notes"] = (
         "Every frame analysed, in-process pipeline, default options except max_people (1 for a solo, the "
         "labelled head count for a group) and include_landmarks. Segments are judged by the regular samples "
