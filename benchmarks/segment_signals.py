@@ -31,7 +31,6 @@ from benchmarks.accuracy import DATA, GROUPS, MOVEMENTS, SOLOS, percent, run_vid
 from benchmarks.learned_vs_rules import Scaler, Softmax  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore.angles import joint_confidences  # noqa: E402
-from posecore.dancers import DancerAnalysis  # noqa: E402
 from posecore.pose_library import PoseLibrary  # noqa: E402
 from posecore.stillness import part_speeds  # noqa: E402
 
@@ -53,36 +52,34 @@ def segment_signals(stem: str, library: PoseLibrary) -> list[dict]:
     """Every judged pose segment of one video: video, name, verdict and the ``SIGNALS``."""
     run, analysis = run_video(stem)
     width, height = analysis.result.video.width, analysis.result.video.height
-    by_id: dict[int, DancerAnalysis] = {d.track.id: d for d in analysis.dancers}
     out = []
-    for seg in run.segments:
-        if seg["name"] in MOVEMENTS or seg["verdict"] == "unknown":
-            continue
-        dancer = by_id[seg["dancer"]]
+    for dancer in analysis.dancers:
         track = dancer.track
-        inside = (track.times_s >= seg["start_s"] - 5e-4) & (track.times_s < seg["end_s"] - 5e-4)
-        if not inside.any():
-            continue
         speeds = part_speeds(track, width, height, frame_duration_s=dancer.frame_duration_s)
-        table = np.stack([
-            p.score(dancer.angles, joint_confidences(track.landmarks), library.min_visibility, speeds)
-            for p in library.poses.values()
-        ])[:, inside]  # fmt: skip
-        if seg["name"] in library.poses:
-            own = library.names.index(seg["name"])
-            margin = float(np.mean(table[own] - np.delete(table, own, axis=0).max(axis=0)))
-        else:  # the fallback: how far the best named pose stayed from matching
-            margin = float(np.mean(1.0 - table.max(axis=0)))
-        points = track.landmarks[inside]
-        torso = np.linalg.norm(points[:, [11, 12], :2].mean(axis=1) - points[:, [23, 24], :2].mean(axis=1), axis=1)
-        out.append({
-            "video": stem, "name": seg["name"], "verdict": seg["verdict"],
-            "confidence": seg["confidence"], "duration_s": seg["end_s"] - seg["start_s"],
-            "purity": float(np.mean(dancer.labels[inside] == seg["name"])), "margin": margin,
-            "visibility": float(points[:, :, 3].mean()), "size": float(np.nanmean(torso)),
-            "speed": float(np.nanmean(np.fmax(speeds["arms"][inside], speeds["legs"][inside]))),
-            "group": float(stem in GROUPS),
-        })  # fmt: skip
+        confidences = joint_confidences(track.landmarks)
+        table = np.stack(
+            [p.score(dancer.angles, confidences, library.min_visibility, speeds) for p in library.poses.values()]
+        )
+        fastest = np.fmax(speeds["arms"], speeds["legs"])
+        for seg in run.segments:
+            if seg["dancer"] != track.id or seg["name"] in MOVEMENTS or seg["verdict"] == "unknown":
+                continue
+            inside = (track.times_s >= seg["start_s"] - 5e-4) & (track.times_s < seg["end_s"] - 5e-4)
+            scores = table[:, inside]
+            if seg["name"] in library.poses:
+                own = library.names.index(seg["name"])
+                margin = float(np.mean(scores[own] - np.delete(scores, own, axis=0).max(axis=0)))
+            else:  # the fallback: how far the best named pose stayed from matching
+                margin = float(np.mean(1.0 - scores.max(axis=0)))
+            points = track.landmarks[inside]
+            torso = np.linalg.norm(points[:, [11, 12], :2].mean(axis=1) - points[:, [23, 24], :2].mean(axis=1), axis=1)
+            out.append({
+                "video": stem, "name": seg["name"], "verdict": seg["verdict"],
+                "confidence": seg["confidence"], "duration_s": seg["end_s"] - seg["start_s"],
+                "purity": float(np.mean(dancer.labels[inside] == seg["name"])), "margin": margin,
+                "visibility": float(points[:, :, 3].mean()), "size": float(np.mean(torso)),
+                "speed": float(np.nanmean(fastest[inside])), "group": float(stem in GROUPS),
+            })  # fmt: skip
     return out
 
 
