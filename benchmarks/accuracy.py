@@ -404,16 +404,27 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def labelled_videos_parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """The arguments every benchmark on the labelled videos takes: ``--videos``, ``--name`` (results file stem)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--videos", nargs="*", default=[*SOLOS, *GROUPS])
+    parser.add_argument("--name", default=name, help="results file stem")
+    return parser
+
+
+def require_videos() -> None:
+    """Exit with a one-line message when the labelled videos are not there."""
+    if not DATA.is_dir():
+        sys.exit(f"the labelled videos are not at {DATA}")
+
+
+def main() -> None:
+    parser = labelled_videos_parser(__doc__, "accuracy")
     parser.add_argument("--no-sheet", action="store_true", help="skip the contact sheet of errors")
-    parser.add_argument("--name", default="accuracy", help="results file stem")
     parser.add_argument("--option", nargs="*", default=[], metavar="NAME=NUMBER",
                         help="an AnalysisOptions value to try, e.g. min_pose_duration_s=0.4")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"the labelled videos are not at {DATA}")
+    require_videos()
     report = new_report("accuracy.py")
     runs = []
     tried = {k: float(v) for k, v in (o.split("=", 1) for o in args.option)}

@@ -41,7 +41,6 @@ Writes benchmarks/results/learned_vs_rules.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -54,25 +53,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
 from benchmarks.accuracy import (  # noqa: E402
-    DATA,
-    GROUPS,
     MOVEMENTS,
     NOT_SCORED,
     SOLOS,
     Row,
-    analyse,
-    match,
-    max_people,
+    labelled_videos_parser,
     mirror,
     per_pose_table,
     percent,
     ratio,
-    read_labels,
-    report_at,
+    require_videos,
+    run_video,
 )
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore.angles import ANGLES, L_HIP, L_SHOULDER, MIRROR_ORDER, R_HIP, R_SHOULDER, joint_angles  # noqa: E402
-from posecore.options import AnalysisOptions  # noqa: E402
 from posecore.pose_library import FALLBACK  # noqa: E402
 
 TRANSITION = "transition"
@@ -128,11 +122,8 @@ def frame_features(image: np.ndarray, world: np.ndarray, width: int, height: int
 
 def collect(stem: str) -> list[Sample]:
     """The pipeline on one video (cached detections), its rows matched and reported, and their features."""
-    options = AnalysisOptions(max_people=max_people(stem), include_landmarks=True)
-    analysis = analyse(stem, options)
-    rows = read_labels(stem)
-    match(rows, analysis.result)
-    report_at(rows, analysis.result)
+    run, analysis = run_video(stem)
+    rows = run.rows
     width, height = analysis.result.video.width, analysis.result.video.height
     tracks = {d.track.id: d for d in analysis.dancers}
     samples = []
@@ -522,12 +513,8 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--videos", nargs="*", default=[*SOLOS, *GROUPS])
-    parser.add_argument("--name", default="learned_vs_rules", help="results file stem")
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"the labelled videos are not at {DATA}")
+    args = labelled_videos_parser(__doc__, "learned_vs_rules").parse_args()
+    require_videos()
     report = new_report("learned_vs_rules.py")
     by_video = {}
     for stem in args.videos:

@@ -18,7 +18,6 @@ Writes benchmarks/results/segment_signals.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
-from benchmarks.accuracy import DATA, GROUPS, MOVEMENTS, SOLOS, percent, run_video  # noqa: E402
+from benchmarks.accuracy import (  # noqa: E402
+    GROUPS,
+    MOVEMENTS,
+    labelled_videos_parser,
+    percent,
+    require_videos,
+    run_video,
+)
 from benchmarks.learned_vs_rules import Scaler, Softmax  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore.angles import joint_confidences  # noqa: E402
@@ -175,12 +181,8 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--videos", nargs="*", default=[*SOLOS, *GROUPS])
-    parser.add_argument("--name", default="segment_signals", help="results file stem")
-    args = parser.parse_args()
-    if not DATA.is_dir():
-        sys.exit(f"the labelled videos are not at {DATA}")
+    args = labelled_videos_parser(__doc__, "segment_signals").parse_args()
+    require_videos()
     report = new_report("segment_signals.py")
     library = PoseLibrary.default()
     segments = []
