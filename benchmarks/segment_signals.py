@@ -71,6 +71,8 @@ def segment_signals(stem: str, library: PoseLibrary) -> list[dict]:
             if seg["dancer"] != track.id or seg["name"] in MOVEMENTS or seg["verdict"] == "unknown":
                 continue
             inside = (track.times_s >= seg["start_s"] - 5e-4) & (track.times_s < seg["end_s"] - 5e-4)
+            if not inside.any():
+                continue
             scores = table[:, inside]
             if seg["name"] in library.poses:
                 own = library.names.index(seg["name"])
