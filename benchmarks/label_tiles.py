@@ -35,10 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, without installing posecore
 
-from benchmarks.accuracy import DATA, GROUPS, NOT_SCORED, SOLOS, analyse, hips, match, max_people, read_labels  # noqa: E402
+from benchmarks.accuracy import DATA, GROUPS, NOT_SCORED, SOLOS, hips, run_video  # noqa: E402
 from benchmarks.report import RESULTS  # noqa: E402
 from posecore.angles import L_HIP, R_HIP  # noqa: E402
-from posecore.options import AnalysisOptions  # noqa: E402
 from posecore.overlay import SKELETON  # noqa: E402
 from posecore.video import iter_frames, probe  # noqa: E402
 
@@ -51,7 +50,7 @@ def middle_frames(report: dict) -> list[dict]:
     """Each unknown segment's middle analysed frame: task id, video, frame, time, hip x, y, landmarks."""
     tasks = []
     for stem in dict.fromkeys(s["video"] for s in report["segments"] if s["verdict"] == "unknown"):
-        analysis = analyse(stem, AnalysisOptions(max_people=max_people(stem), include_landmarks=True))
+        _, analysis = run_video(stem)
         tracks = {d.track.id: d.track for d in analysis.dancers}
         for seg in (s for s in report["segments"] if s["video"] == stem and s["verdict"] == "unknown"):
             track = tracks[seg["dancer"]]
@@ -71,11 +70,9 @@ def resampled_rows(n: int, seed: int) -> list[dict]:
     """``n`` labelled rows drawn at random among those matched to a dancer, as tasks."""
     found = []
     for stem in (*SOLOS, *GROUPS):
-        analysis = analyse(stem, AnalysisOptions(max_people=max_people(stem), include_landmarks=True))
-        rows = read_labels(stem)
-        match(rows, analysis.result)
+        run, analysis = run_video(stem)
         tracks = {d.track.id: d.track for d in analysis.dancers}
-        for row in rows:
+        for row in run.rows:
             if row.dancer is None or row.pose in NOT_SCORED or row.hip is None:
                 continue
             track = tracks[row.dancer]

@@ -37,6 +37,7 @@ from benchmarks.accuracy import (  # noqa: E402
 from benchmarks.learned_vs_rules import Scaler, Softmax  # noqa: E402
 from benchmarks.report import header, new_report, write  # noqa: E402
 from posecore.angles import joint_confidences  # noqa: E402
+from posecore.hits import torso_scale  # noqa: E402
 from posecore.pose_library import PoseLibrary  # noqa: E402
 from posecore.stillness import part_speeds  # noqa: E402
 
@@ -46,7 +47,7 @@ SIGNALS = {
     "purity": "share of its frames whose own per-frame label is the segment's name",
     "margin": "mean score of its pose minus the best other pose's, per frame",
     "visibility": "mean MediaPipe landmark visibility",
-    "size": "torso length as a share of the frame height",
+    "size": "torso length as a share of the frame height (hits.torso_scale)",
     "speed": "mean speed of the faster of arms and legs, torso lengths per second",
     "group": "1 in a group video, 0 in a solo",
 }
@@ -62,10 +63,8 @@ def segment_signals(stem: str, library: PoseLibrary) -> list[dict]:
     for dancer in analysis.dancers:
         track = dancer.track
         speeds = part_speeds(track, width, height, frame_duration_s=dancer.frame_duration_s)
-        confidences = joint_confidences(track.landmarks)
-        table = np.stack(
-            [p.score(dancer.angles, confidences, library.min_visibility, speeds) for p in library.poses.values()]
-        )
+        table = library.score_table(dancer.angles, joint_confidences(track.landmarks), speeds=speeds)
+        torso = torso_scale(track, width, height, dancer.frame_duration_s) / height
         fastest = np.fmax(speeds["arms"], speeds["legs"])
         for seg in run.segments:
             if seg["dancer"] != track.id or seg["name"] in MOVEMENTS or seg["verdict"] == "unknown":
@@ -79,13 +78,11 @@ def segment_signals(stem: str, library: PoseLibrary) -> list[dict]:
                 margin = float(np.mean(scores[own] - np.delete(scores, own, axis=0).max(axis=0)))
             else:  # the fallback: how far the best named pose stayed from matching
                 margin = float(np.mean(1.0 - scores.max(axis=0)))
-            points = track.landmarks[inside]
-            torso = np.linalg.norm(points[:, [11, 12], :2].mean(axis=1) - points[:, [23, 24], :2].mean(axis=1), axis=1)
             out.append({
                 "video": stem, "name": seg["name"], "verdict": seg["verdict"],
                 "confidence": seg["confidence"], "duration_s": seg["end_s"] - seg["start_s"],
                 "purity": float(np.mean(dancer.labels[inside] == seg["name"])), "margin": margin,
-                "visibility": float(points[:, :, 3].mean()), "size": float(np.mean(torso)),
+                "visibility": float(track.landmarks[inside, :, 3].mean()), "size": float(np.nanmean(torso[inside])),
                 "speed": float(np.nanmean(fastest[inside])), "group": float(stem in GROUPS),
             })  # fmt: skip
     return out

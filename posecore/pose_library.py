@@ -212,7 +212,7 @@ class PoseLibrary:
         labels: np.ndarray = np.full(n, None, dtype=object)
         scores = np.zeros(n)
         if self.poses:
-            table = np.stack([p.score(angles, confidences, self.min_visibility, speeds) for p in self.poses.values()])
+            table = self.score_table(angles, confidences, speeds=speeds)
             best = np.argmax(table, axis=0)  # first maximum = highest precedence on ties
             scores = table[best, np.arange(n)]
             names = np.array(self.names, dtype=object)
@@ -221,6 +221,16 @@ class PoseLibrary:
         labels[fallback] = FALLBACK
         scores[fallback] = 1.0
         return labels, scores
+
+    def score_table(
+        self,
+        angles: Mapping[str, np.ndarray],
+        confidences: Mapping[str, np.ndarray],
+        *,
+        speeds: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """(poses, n) each pose's score per frame, rows in precedence order (``names``)."""
+        return np.stack([p.score(angles, confidences, self.min_visibility, speeds) for p in self.poses.values()])
 
     def to_dict(self) -> dict:
         """The library for GET /poses: poses (precedence order) and the measures they use."""
